@@ -1,0 +1,35 @@
+import { readFile } from 'node:fs/promises';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildDocs } from '../../scripts/build-docs.js';
+
+let html = '';
+
+describe('npm run docs', () => {
+  beforeAll(async () => {
+    html = await readFile(await buildDocs(), 'utf8');
+  }, 120_000);
+
+  it('writes one self-contained page: no script, stylesheet or font loaded from another origin', () => {
+    const scriptSources = [...html.matchAll(/<script\b[^>]*\bsrc\s*=\s*["']?([^"'\s>]+)/gi)].map((m) => m[1]);
+    const linkTargets = [...html.matchAll(/<link\b[^>]*\bhref\s*=\s*["']?([^"'\s>]+)/gi)].map((m) => m[1]);
+    const cssImports = [...html.matchAll(/@import\s+(?:url\()?["']?(https?:|\/\/)[^"')]+/gi)].map((m) => m[0]);
+    const cssUrls = [...html.matchAll(/url\(\s*["']?(https?:|\/\/)[^"')]+/gi)].map((m) => m[0]);
+
+    expect(scriptSources.filter((src) => /^(https?:)?\/\//i.test(src!))).toEqual([]);
+    expect(linkTargets.filter((href) => /^(https?:)?\/\//i.test(href!))).toEqual([]);
+    expect(cssImports).toEqual([]);
+    expect(cssUrls).toEqual([]);
+    // Redoc's sidebar logo is an <img> built in script, so look for the CDN hosts anywhere in the page.
+    expect(html).not.toMatch(/cdn\.redoc\.ly|fonts\.googleapis|unpkg\.com|jsdelivr/i);
+    expect(html).toContain('"disableTelemetry":true');
+  });
+
+  it('renders the operation, its examples and every documented status into the page', () => {
+    expect(html).toContain('Create users in batch');
+    expect(html).toContain('createUsersBatch');
+    expect(html).toContain('vova.smith@example.com');
+    for (const status of ['200', '400', '401', '409', '413', '415', '500']) {
+      expect(html).toContain(`"${status}"`);
+    }
+  });
+});
