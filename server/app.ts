@@ -1,0 +1,124 @@
+/**
+ * Builds the stub's Express app; it never listens (server/main.ts does). express-openapi-validator checks every
+ * request and every response against generated/openapi.json, and handlers are wired to the contract's paths by
+ * operationId.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import express, { type Express, type RequestHandler } from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import { ApiError, errorHandler, requestIdOf } from './errors.js';
+import { createHandlers } from './handlers/index.js';
+import type { Handlers, HandlerDeps, OperationId } from './handlers/types.js';
+import type { Storage } from './storage/storage.js';
+import { TENANT_HEADER, tenantOf, tenantSecurityHandler } from './tenant.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+export const SPEC_FILE = join(ROOT, 'generated', 'openapi.json');
+export const DOCS_FILE = join(ROOT, 'build', 'docs', 'index.html');
+const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
+const REQUEST_ID = /^[\w.:-]{1,200}$/;
+
+interface Spec {
+  paths: Record<string, Partial<Record<(typeof METHODS)[number], { operationId: OperationId }>>>;
+}
+
+export interface AppOptions {
+  storage: Storage;
+  logger: Logger;
+  /** Largest accepted request body, in bytes. */
+  bodyLimit: number;
+  /** Replaces handlers, e.g. with one that breaks the contract, in tests. */
+  handlers?: Partial<Handlers>;
+  docsFile?: string;
+}
+
+/** The bundled contract, read once per process. */
+let specText: Promise<string> | undefined;
+function loadSpec(): Promise<string> {
+  specText ??= readFile(SPEC_FILE, 'utf8');
+  return specText;
+}
+
+/**
+ * Creates the app with its storage and logger; everything that can be done once is done here.
+ * @example const app = await createApp({ storage: openSqliteStorage(':memory:'), logger, bodyLimit: 4 << 20 });
+ */
+export async function createApp(options: AppOptions): Promise<Express> {
+  const { storage, logger, bodyLimit } = options;
+  const text = await loadSpec();
+  const spec = JSON.parse(text) as Spec;
+  const deps: HandlerDeps = { storage };
+  const handlers: Handlers = { ...createHandlers(deps), ...options.handlers };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      // Bodies hold personal data: log who asked for what and how it went, never what was sent.
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      customProps: (req) => ({ tenant: req.headers[TENANT_HEADER] ?? null }),
+      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
+    }),
+  );
+
+  app.get('/openapi.json', (_req, res) => {
+    res.type('application/json').send(text);
+  });
+  app.get('/docs', async (_req, res, next) => {
+    try {
+      res.type('html').send(await readFile(options.docsFile ?? DOCS_FILE, 'utf8'));
+    } catch {
+      next(new ApiError('not-found', 'The docs page has not been built; run `npm run docs`.'));
+    }
+  });
+  app.get('/healthz', async (_req, res) => {
+    const ready = await storage.ping().then(
+      () => true,
+      () => false,
+    );
+    res.status(ready ? 200 : 503).json({ live: true, ready, checks: { database: ready ? 'ok' : 'unreachable' } });
+  });
+
+  app.use(express.json({ limit: bodyLimit, type: 'application/json' }));
+  app.use(
+    OpenApiValidator.middleware({
+      apiSpec: JSON.parse(text),
+      validateRequests: { allErrors: true },
+      validateResponses: { allErrors: true },
+      validateSecurity: { handlers: { TenantId: tenantSecurityHandler(storage) } },
+      validateFormats: true,
+      ajvFormats: { mode: 'full' },
+      validateApiSpec: true,
+    }),
+  );
+
+  for (const [path, item] of Object.entries(spec.paths)) {
+    const route = path.replace(/\{([^}]+)\}/g, ':$1');
+    for (const method of METHODS) {
+      const operation = item[method];
+      if (!operation) continue;
+      app[method](route, handlers[operation.operationId] as unknown as RequestHandler);
+    }
+  }
+
+  app.use(errorHandler(logger));
+  return app;
+}
+
+export { requestIdOf, tenantOf };

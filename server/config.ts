@@ -1,0 +1,93 @@
+/**
+ * The stub's configuration: read once from the environment, typed, with a default for every key. No other module
+ * reads process.env; a bad value stops startup with a message that names the variable.
+ */
+export const DEFAULT_TENANT = '40dd0c53-2fa7-4193-82ae-14d4e62c20fb';
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type DatabaseConfig = { kind: 'sqlite'; path: string };
+
+export interface Config {
+  port: number;
+  host: string;
+  database: DatabaseConfig;
+  /** Tenants created at startup when missing, so that the API can be called at once. */
+  tenants: string[];
+  /** The largest request body accepted, in bytes. */
+  bodyLimit: number;
+  logLevel: LogLevel;
+  /** How long a shutdown waits for requests in flight before it closes their connections. */
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** True for a UUID v4 in either case; the only tenant ids the API accepts. */
+export function isUuidV4(value: string): boolean {
+  return UUID_V4.test(value);
+}
+
+function integer(env: NodeJS.ProcessEnv, key: string, fallback: number, min: number, max: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${key} must be a whole number from ${min} to ${max}, not "${raw}"`);
+  }
+  return value;
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2 };
+
+/** Parses "4mb", "512kb" or "1048576" into bytes. */
+function size(raw: string): number | undefined {
+  const match = /^(\d+)\s*(b|kb|mb)?$/i.exec(raw.trim());
+  return match ? Number(match[1]) * UNITS[(match[2] ?? '').toLowerCase()]! : undefined;
+}
+
+function database(raw: string | undefined): DatabaseConfig {
+  const url = raw === undefined || raw === '' ? 'file:data/hesh-users.sqlite' : raw;
+  if (url === ':memory:' || url === 'file::memory:') return { kind: 'sqlite', path: ':memory:' };
+  if (url.startsWith('file:')) {
+    const path = url.slice('file:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path !== '') return { kind: 'sqlite', path };
+  }
+  throw new ConfigError(
+    `DATABASE_URL must be file:PATH (a SQLite file) or :memory:, not "${url}"`,
+  );
+}
+
+/**
+ * Parses the configuration from an environment; throws ConfigError on the first bad value.
+ * @example parseConfig({ PORT: '0', DATABASE_URL: ':memory:' }).database // { kind: 'sqlite', path: ':memory:' }
+ */
+export function parseConfig(env: NodeJS.ProcessEnv): Config {
+  const tenants = (env.HESH_TENANTS ?? DEFAULT_TENANT)
+    .split(',')
+    .map((t) => t.trim().toLowerCase())
+    .filter((t) => t !== '');
+  for (const tenant of tenants) {
+    if (!isUuidV4(tenant)) throw new ConfigError(`HESH_TENANTS must list UUID v4 tenant ids, not "${tenant}"`);
+  }
+  const bodyLimit = size(env.BODY_LIMIT ?? '4mb');
+  if (bodyLimit === undefined || bodyLimit < 1024 || bodyLimit > 256 * 1024 * 1024) {
+    throw new ConfigError(`BODY_LIMIT must be a size from 1kb to 256mb such as "4mb", not "${env.BODY_LIMIT}"`);
+  }
+  const logLevel = (env.LOG_LEVEL ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${env.LOG_LEVEL}"`);
+  }
+  return {
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    host: env.HOST || '127.0.0.1',
+    database: database(env.DATABASE_URL),
+    tenants,
+    bodyLimit,
+    logLevel,
+    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+  };
+}

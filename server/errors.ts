@@ -1,0 +1,167 @@
+/**
+ * Every error the stub sends is an RFC 9457 problem details document built here. The catalogue below is the one
+ * place that decides each problem's status and title; the error handler turns anything thrown into one of them.
+ */
+import type { ErrorRequestHandler } from 'express';
+import type { Logger } from 'pino';
+import type { components } from '../generated/schema.js';
+
+export type Problem = components['schemas']['Problem'];
+export type ProblemError = components['schemas']['ProblemError'];
+
+const PROBLEM_BASE = 'https://api.hesh.app/problems/';
+/** The contract lists at most this many violations in one problem. */
+const MAX_ERRORS = 1000;
+
+export const PROBLEMS = {
+  'invalid-request': { status: 400, title: 'The request is not valid' },
+  'malformed-json': { status: 400, title: 'The request body is not well-formed JSON' },
+  'invalid-tenant': { status: 401, title: 'The tenant is missing, malformed or unknown' },
+  'not-found': { status: 404, title: 'There is nothing at this path' },
+  'method-not-allowed': { status: 405, title: 'This method is not allowed on this path' },
+  'external-user-id-conflict': { status: 409, title: 'An external_user_id is already in use' },
+  'body-too-large': { status: 413, title: 'The request body is too large' },
+  'unsupported-media-type': { status: 415, title: 'The request body must be JSON' },
+  'internal-error': { status: 500, title: 'Something went wrong on our side' },
+  unavailable: { status: 503, title: 'The service is not available right now' },
+} as const;
+
+export type ProblemKind = keyof typeof PROBLEMS;
+
+/** An error that becomes exactly one problem of the catalogue. */
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    readonly kind: ProblemKind,
+    readonly detail: string,
+    readonly errors?: ProblemError[],
+    readonly headers?: Record<string, string>,
+  ) {
+    super(detail);
+  }
+
+  get status(): number {
+    return PROBLEMS[this.kind].status;
+  }
+}
+
+/** Builds the problem body for an ApiError and the request it answers. */
+export function toProblem(error: ApiError, requestId: string): Problem {
+  const { status, title } = PROBLEMS[error.kind];
+  return {
+    type: PROBLEM_BASE + error.kind,
+    title,
+    status,
+    detail: error.detail,
+    instance: `urn:uuid:${requestId}`,
+    ...(error.errors ? { errors: error.errors.slice(0, MAX_ERRORS) } : {}),
+  };
+}
+
+/** Shape of the errors express-openapi-validator and body-parser throw; both set `status`. */
+interface ThirdPartyError {
+  status?: number;
+  type?: string;
+  message?: string;
+  path?: string;
+  errors?: { path?: string; message?: string; errorCode?: string }[];
+  headers?: Record<string, string>;
+}
+
+/** Turns a validator path such as `/body/users/0/email` into a JSON Pointer into the body. */
+function bodyPointer(path: string | undefined): string {
+  if (!path) return '';
+  if (path === '/body') return '';
+  if (path.startsWith('/body/')) return path.slice('/body'.length);
+  if (path.startsWith('.body')) return path.slice('.body'.length).replace(/\./g, '/');
+  return path;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? ' was' : 's were'}`;
+}
+
+/** Maps anything thrown on the way to a handler (or by it) onto the catalogue; unknown errors become 500. */
+export function classify(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  const e = (error ?? {}) as ThirdPartyError;
+  // body-parser sets `type`; express-openapi-validator sets `errors`.
+  switch (e.type) {
+    case 'entity.parse.failed':
+      return new ApiError('malformed-json', 'The body could not be parsed as JSON; no user was created.');
+    case 'entity.too.large':
+      return new ApiError(
+        'body-too-large',
+        'The body is larger than the limit; send at most 1000 users per request, without padding.',
+      );
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new ApiError('unsupported-media-type', 'Send the body as application/json in UTF-8.');
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return new ApiError('invalid-request', 'The body ended before its announced length.');
+  }
+  const isResponseError = typeof e.path === 'string' && e.path.startsWith('.response');
+  switch (isResponseError ? 500 : e.status) {
+    case 400: {
+      const errors = (e.errors ?? []).map((v) => ({
+        pointer: bodyPointer(v.path),
+        detail: v.message ?? 'is not valid',
+      }));
+      const found = `${plural(errors.length, 'problem')} found in the request`;
+      return new ApiError('invalid-request', `${found}; no user was created.`, errors);
+    }
+    case 401:
+      // Our security handler's messages are meant for the client; the validator's own (a missing header) are not.
+      return new ApiError(
+        'invalid-tenant',
+        e.message && !/header required|^unauthorized$/.test(e.message)
+          ? e.message
+          : 'Send the tenant id, a UUID v4, in the x-tenant-id header.',
+      );
+    case 404:
+      return new ApiError('not-found', 'No operation of this API is at this path.');
+    case 405:
+      return new ApiError('method-not-allowed', 'This path does not support this method.', undefined, e.headers);
+    case 413:
+      return new ApiError('body-too-large', 'The body is larger than the limit.');
+    case 415:
+      return new ApiError('unsupported-media-type', 'Send the body as application/json.');
+    case 503:
+      return new ApiError('unavailable', 'The database is not reachable; try again shortly.');
+  }
+  return new ApiError(
+    'internal-error',
+    'The request could not be completed and nothing was created. Quote the instance when you report it.',
+  );
+}
+
+/** The request id pino-http assigned, for problems and logs. */
+export function requestIdOf(req: { id?: unknown }): string {
+  return typeof req.id === 'string' ? req.id : String(req.id ?? 'unknown');
+}
+
+/**
+ * The one error handler, registered last: every error becomes a problem details response; a 500 is logged with
+ * its cause and the request id, and its body holds no internals.
+ */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, req, res, _next) => {
+    const apiError = classify(error);
+    const requestId = requestIdOf(req);
+    if (apiError.status >= 500) {
+      logger.error({ err: error, requestId }, 'request failed');
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const problem = toProblem(apiError, requestId);
+    // Sent as a string, not through res.json: the response validator hooks res.json, and the problem is
+    // already typed from the contract.
+    res
+      .status(problem.status)
+      .set({ ...apiError.headers, 'content-type': 'application/problem+json' })
+      .send(JSON.stringify(problem));
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * `npm start`: the only module with side effects. Reads the config, starts the stub, says where it is, and shuts
+ * down gracefully on SIGTERM or SIGINT.
+ */
+import { ConfigError, parseConfig, type Config } from './config.js';
+import { startServer } from './start.js';
+
+let config: Config;
+try {
+  config = parseConfig(process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`Configuration error: ${error.message}`);
+  process.exit(1);
+}
+
+const running = await startServer(config);
+const { url, logger } = running;
+logger.info({ url, database: config.database.path, tenants: config.tenants }, 'stub listening');
+console.error(
+  [
+    `Hesh Users API stub listening on ${url}`,
+    `  API:   POST ${url}/api/v1/public/users/batch  (x-tenant-id: ${config.tenants[0] ?? 'none provisioned'})`,
+    `  Docs:  ${url}/docs`,
+    `  Spec:  ${url}/openapi.json`,
+    `  Health: ${url}/healthz`,
+    `  Database: ${config.database.path}`,
+  ].join('\n'),
+);
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    logger.info({ signal }, 'shutting down');
+    running.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  });
+}

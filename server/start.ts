@@ -1,0 +1,61 @@
+/**
+ * Opens the database, provisions the configured tenants and listens: what `npm start` does, as a function tests
+ * can call with port 0.
+ */
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { createApp, type AppOptions } from './app.js';
+import type { Config } from './config.js';
+import { createLogger } from './logger.js';
+import { openSqliteStorage } from './storage/sqlite.js';
+import type { Storage } from './storage/storage.js';
+
+export interface RunningServer {
+  /** The origin, e.g. http://127.0.0.1:3000. */
+  url: string;
+  server: Server;
+  storage: Storage;
+  logger: Logger;
+  /** Stops accepting, lets requests in flight finish (up to the shutdown timeout), then closes the database. */
+  close: () => Promise<void>;
+}
+
+/** Opens the storage the config names. */
+export function openStorage(config: Config): Storage {
+  return openSqliteStorage(config.database.path);
+}
+
+/**
+ * Starts the stub on the configured host and port (0 picks a free one).
+ * @example const { url, close } = await startServer(parseConfig({ PORT: '0', DATABASE_URL: ':memory:' }));
+ */
+export async function startServer(
+  config: Config,
+  extra: Pick<AppOptions, 'handlers'> & { logger?: Logger } = {},
+): Promise<RunningServer> {
+  const logger = extra.logger ?? createLogger(config.logLevel);
+  const storage = openStorage(config);
+  for (const tenant of config.tenants) await storage.provisionTenant(tenant);
+  const app = await createApp({ storage, logger, bodyLimit: config.bodyLimit, handlers: extra.handlers });
+
+  const server = app.listen(config.port, config.host);
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      const closed = new Promise<void>((done) => server.close(() => done()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+      await closed;
+      clearTimeout(timer);
+      await storage.close();
+    })();
+    return closing;
+  };
+  return { url, server, storage, logger, close };
+}

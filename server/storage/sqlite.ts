@@ -1,0 +1,165 @@
+/**
+ * The embedded default: SQLite through better-sqlite3, in WAL mode. One writer at a time is all SQLite allows, and
+ * better-sqlite3 is synchronous, so a batch's transaction can never interleave with another request's.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  type CreateUser,
+  duplicatesInBatch,
+  ExternalUserIdConflict,
+  newUser,
+  type Storage,
+  type User,
+} from './storage.js';
+import { uuidv7 } from './uuid.js';
+
+/** Each migration runs once, in order, in its own transaction; applied versions are recorded. */
+const MIGRATIONS: { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE tenants (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE users (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        tenant_id TEXT NOT NULL REFERENCES tenants (id),
+        external_user_id TEXT NOT NULL,
+        email TEXT NOT NULL,
+        first_name TEXT NOT NULL,
+        last_name TEXT NOT NULL,
+        phone TEXT,
+        avatar_image_url TEXT,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (tenant_id, external_user_id)
+      );
+      CREATE TABLE user_vacations (
+        user_seq INTEGER NOT NULL REFERENCES users (seq),
+        start_at TEXT NOT NULL,
+        end_at TEXT NOT NULL
+      );
+      CREATE INDEX user_vacations_by_user ON user_vacations (user_seq, start_at);
+    `,
+  },
+];
+
+interface UserRow {
+  seq: number;
+  id: string;
+  external_user_id: string;
+  email: string;
+  first_name: string;
+  last_name: string;
+  phone: string | null;
+  avatar_image_url: string | null;
+  status: 'Active';
+  created_at: string;
+}
+
+/** Brings the schema up to date; safe to run any number of times. */
+export function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+  const applied = new Set(
+    db.prepare<[], { version: number }>('SELECT version FROM schema_migrations').all().map((r) => r.version),
+  );
+  for (const { version, sql } of MIGRATIONS) {
+    if (applied.has(version)) continue;
+    db.transaction(() => {
+      db.exec(sql);
+      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(version, new Date().toISOString());
+    }).immediate();
+  }
+}
+
+/**
+ * Opens (creating if needed) the SQLite database at `path`, or an in-memory one for ':memory:', and migrates it.
+ * @example const storage = openSqliteStorage(':memory:');
+ */
+export function openSqliteStorage(path: string): Storage {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  // In WAL mode, NORMAL makes a committed transaction survive a crash of this process (the WAL is written before
+  // COMMIT returns); only a power loss or OS crash may lose the last commits, never leave half of one.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+
+  const insertTenant = db.prepare('INSERT INTO tenants (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING');
+  const findTenant = db.prepare<[string], { id: string }>('SELECT id FROM tenants WHERE id = ?');
+  const takenIds = db.prepare<[string, string], { external_user_id: string }>(
+    'SELECT external_user_id FROM users WHERE tenant_id = ? AND external_user_id IN (SELECT value FROM json_each(?))',
+  );
+  const insertUser = db.prepare(
+    `INSERT INTO users (id, tenant_id, external_user_id, email, first_name, last_name, phone, avatar_image_url,
+                        status, created_at)
+     VALUES (@id, @tenant_id, @external_user_id, @email, @first_name, @last_name, @phone, @avatar_image_url,
+             @status, @created_at)`,
+  );
+  const selectUsers = db.prepare<[string], UserRow>(
+    `SELECT seq, id, external_user_id, email, first_name, last_name, phone, avatar_image_url, status, created_at
+       FROM users WHERE tenant_id = ? ORDER BY seq`,
+  );
+  const selectVacations = db.prepare<[string], { user_seq: number; start_at: string; end_at: string }>(
+    `SELECT v.user_seq, v.start_at, v.end_at FROM user_vacations v JOIN users u ON u.seq = v.user_seq
+      WHERE u.tenant_id = ? ORDER BY v.user_seq, v.start_at`,
+  );
+
+  const createBatch = db.transaction((tenantId: string, users: readonly CreateUser[]): User[] => {
+    const conflicts = duplicatesInBatch(users);
+    const taken = new Set(
+      takenIds.all(tenantId, JSON.stringify(users.map((u) => u.external_user_id))).map((r) => r.external_user_id),
+    );
+    users.forEach((user, index) => {
+      if (taken.has(user.external_user_id)) {
+        conflicts.push({ index, reason: `${user.external_user_id} is already used by a user of this tenant` });
+      }
+    });
+    if (conflicts.length > 0) throw new ExternalUserIdConflict(conflicts.sort((a, b) => a.index - b.index));
+
+    const createdAt = new Date().toISOString();
+    return users.map((input) => {
+      const user = newUser(input, uuidv7(), createdAt);
+      insertUser.run({ ...user, tenant_id: tenantId });
+      return user;
+    });
+  });
+
+  return {
+    async createUsers(tenantId, users) {
+      return createBatch.immediate(tenantId.toLowerCase(), users);
+    },
+    async provisionTenant(tenantId) {
+      insertTenant.run(tenantId.toLowerCase(), new Date().toISOString());
+    },
+    async tenantExists(tenantId) {
+      return findTenant.get(tenantId.toLowerCase()) !== undefined;
+    },
+    async listUsers(tenantId) {
+      const id = tenantId.toLowerCase();
+      const vacations = new Map<number, User['userVacations']>();
+      for (const v of selectVacations.all(id)) {
+        const list = vacations.get(v.user_seq) ?? [];
+        list.push({ start_at: v.start_at, end_at: v.end_at });
+        vacations.set(v.user_seq, list);
+      }
+      return selectUsers.all(id).map(({ seq, ...row }) => ({
+        ...row,
+        full_name: `${row.first_name} ${row.last_name}`,
+        userVacations: vacations.get(seq) ?? [],
+      }));
+    },
+    async ping() {
+      db.prepare('SELECT 1').get();
+    },
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}

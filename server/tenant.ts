@@ -1,0 +1,39 @@
+/**
+ * The tenant security scheme (`TenantId`, header x-tenant-id): express-openapi-validator calls the handler below
+ * before any request is validated or handled.
+ */
+import type { Request } from 'express';
+import { isUuidV4 } from './config.js';
+import type { Storage } from './storage/storage.js';
+
+export const TENANT_HEADER = 'x-tenant-id';
+
+/** The tenant of a request that passed the security handler, in lower case. */
+export function tenantOf(req: Pick<Request, 'header'>): string {
+  return (req.header(TENANT_HEADER) ?? '').toLowerCase();
+}
+
+/** A thrown message becomes the 401 problem's detail. */
+function refuse(detail: string): never {
+  throw Object.assign(new Error(detail), { status: 401 });
+}
+
+/**
+ * Accepts a request whose x-tenant-id is a UUID v4 naming a known tenant; a database failure is not a 401.
+ * @example securityHandlers: { TenantId: tenantSecurityHandler(storage) }
+ */
+export function tenantSecurityHandler(storage: Storage) {
+  return async (req: Request): Promise<boolean> => {
+    const tenant = req.header(TENANT_HEADER);
+    if (tenant === undefined || tenant === '') refuse('Send the tenant id, a UUID v4, in the x-tenant-id header.');
+    if (!isUuidV4(tenant)) refuse('The x-tenant-id header must be a UUID v4.');
+    let known: boolean;
+    try {
+      known = await storage.tenantExists(tenant);
+    } catch (error) {
+      throw Object.assign(new Error('tenant lookup failed', { cause: error }), { status: 500 });
+    }
+    if (!known) refuse('No tenant has the id given in the x-tenant-id header.');
+    return true;
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * An independent check of responses against the contract: AJV (2020-12, full formats) compiled straight from
+ * generated/openapi.json, not the validator inside the stub.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import type { ValidateFunction } from 'ajv';
+
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+export const SPEC_PATH = resolve(import.meta.dirname, '..', '..', 'generated', 'openapi.json');
+
+type Json = Record<string, unknown>;
+interface MediaType { schema: Json; examples?: Record<string, { $ref?: string; value?: unknown }> }
+interface ResponseObject { content?: Record<string, MediaType>; headers?: Json; $ref?: string }
+interface Operation { operationId: string; responses: Record<string, ResponseObject>; requestBody?: { $ref?: string; content?: Record<string, MediaType> } }
+
+export const spec = JSON.parse(readFileSync(SPEC_PATH, 'utf8')) as {
+  paths: Record<string, Record<string, Operation>>;
+  components: Record<string, Record<string, unknown>>;
+};
+
+const ajv = new Ajv2020({ strict: false, allErrors: true, validateSchema: false });
+addFormats(ajv);
+ajv.addSchema(spec as unknown as Json, 'openapi.json');
+
+/** Follows a local `#/components/...` reference in the spec. */
+export function deref<T>(node: T & { $ref?: string }): T {
+  let current: unknown = node;
+  while (current && typeof current === 'object' && typeof (current as { $ref?: unknown }).$ref === 'string') {
+    const path = (current as { $ref: string }).$ref.replace(/^#\//, '').split('/');
+    current = path.reduce<unknown>((at, key) => (at as Json)[key.replace(/~1/g, '/').replace(/~0/g, '~')], spec);
+  }
+  return current as T;
+}
+
+/** The operation with this operationId, with its path and method. */
+export function operation(operationId: string): { path: string; method: string; op: Operation } {
+  for (const [path, item] of Object.entries(spec.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      if (op.operationId === operationId) return { path, method, op };
+    }
+  }
+  throw new Error(`no operation ${operationId} in the spec`);
+}
+
+/** The statuses the contract documents for an operation, as numbers. */
+export function documentedStatuses(operationId: string): number[] {
+  return Object.keys(operation(operationId).op.responses).map(Number);
+}
+
+const validators = new Map<string, ValidateFunction>();
+
+/**
+ * Checks one response against the contract: status documented, media type documented, body valid against that
+ * status's schema. Returns a list of violations, empty when the response keeps the contract.
+ */
+export function contractViolations(operationId: string, status: number, contentType: string | null, body: unknown): string[] {
+  const { op } = operation(operationId);
+  const response = op.responses[String(status)];
+  if (!response) return [`status ${status} is not documented for ${operationId}`];
+  const content = deref(response).content ?? {};
+  const mediaType = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (!(mediaType in content)) {
+    return [`content type "${contentType}" is not documented for ${operationId} ${status} (${Object.keys(content).join(', ')})`];
+  }
+  const key = `${operationId} ${status} ${mediaType}`;
+  let validate = validators.get(key);
+  if (!validate) {
+    const schema = content[mediaType]!.schema;
+    validate = ajv.compile(schema.$ref ? { $ref: `openapi.json${schema.$ref}` } : schema);
+    validators.set(key, validate);
+  }
+  if (validate(body)) return [];
+  return (validate.errors ?? []).map((e) => `${e.instancePath || '(body)'} ${e.message ?? 'is invalid'}`);
+}

@@ -1,0 +1,266 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../../server/start.js';
+import { contractViolations } from '../helpers/contract.js';
+import { BATCH_PATH, makeUsers, OTHER_TENANT, post, startStub, TENANT } from '../helpers/stub.js';
+
+const JSON_HEADERS = { 'x-tenant-id': TENANT, 'content-type': 'application/json' };
+
+/** Asserts a response is the documented problem of this status and kind, valid against the contract. */
+function expectProblem(res: Awaited<ReturnType<typeof post>>, status: number, kind: string) {
+  expect(res.status).toBe(status);
+  expect(res.type).toMatch(/^application\/problem\+json/);
+  expect(res.body).toMatchObject({ type: `https://api.hesh.app/problems/${kind}`, status });
+  expect(res.body.instance).toBe(`urn:uuid:${res.headers.get('x-request-id')}`);
+  expect(contractViolations('createUsersBatch', res.status, res.type, res.body)).toEqual([]);
+}
+
+describe('POST /api/v1/public/users/batch on the stub', () => {
+  let stub: RunningServer;
+  let tag = 0;
+  const fresh = (n: number) => makeUsers(n, `t${++tag}`);
+
+  beforeAll(async () => {
+    stub = await startStub();
+  });
+  afterAll(async () => {
+    await stub.close();
+  });
+
+  describe('200', () => {
+    it('creates every user and answers them in request order with the assigned fields', async () => {
+      const users = fresh(3);
+      delete (users[1] as { phone?: string }).phone;
+
+      const res = await post(stub.url, { users });
+
+      expect(res.status).toBe(200);
+      expect(res.type).toMatch(/^application\/json/);
+      expect(contractViolations('createUsersBatch', 200, res.type, res.body)).toEqual([]);
+      expect(res.body.map((u: { external_user_id: string }) => u.external_user_id)).toEqual(users.map((u) => u.external_user_id));
+      res.body.forEach((user: Record<string, unknown>, i: number) => {
+        expect(user).toMatchObject({
+          email: users[i]!.email,
+          first_name: users[i]!.first_name,
+          last_name: users[i]!.last_name,
+          full_name: `${users[i]!.first_name} ${users[i]!.last_name}`,
+          phone: users[i]!.phone ?? null,
+          status: 'Active',
+          avatar_image_url: null,
+          userVacations: [],
+        });
+      });
+      expect(new Set(res.body.map((u: { id: string }) => u.id)).size).toBe(3);
+      expect(new Set(res.body.map((u: { created_at: string }) => u.created_at)).size).toBe(1);
+      expect(Math.abs(Date.parse(res.body[0].created_at) - Date.now())).toBeLessThan(60_000);
+    });
+
+    it('answers exactly what a later read of the database gives', async () => {
+      const users = fresh(2);
+      const res = await post(stub.url, { users });
+      const stored = (await stub.storage.listUsers(TENANT)).filter((u) => users.some((x) => x.external_user_id === u.external_user_id));
+      expect(stored).toEqual(res.body);
+    });
+
+    it('accepts 1000 users, the most one batch may hold, and an upper-case tenant id', async () => {
+      const res = await post(stub.url, { users: fresh(1000) }, { ...JSON_HEADERS, 'x-tenant-id': TENANT.toUpperCase() });
+      expect(res.status).toBe(200);
+      expect(res.body).toHaveLength(1000);
+    });
+  });
+
+  describe('400', () => {
+    it('lists every violation of several users together, each with its JSON pointer', async () => {
+      const [a, b, c] = fresh(3);
+      const res = await post(stub.url, {
+        users: [
+          { ...a, email: 'not-an-email' },
+          { ...b, last_name: undefined, phone: 'call me' },
+          { ...c, role: 'admin' },
+        ],
+      });
+      expectProblem(res, 400, 'invalid-request');
+      const pointers = res.body.errors.map((e: { pointer: string }) => e.pointer).sort();
+      expect(pointers).toEqual(['/users/0/email', '/users/1/last_name', '/users/1/phone', '/users/2/role']);
+    });
+
+    it.each([
+      ['an empty users array', { users: [] }, '/users'],
+      ['1001 users', { users: makeUsers(1001, 'big') }, '/users'],
+      ['a body without users', {}, '/users'],
+      ['users that is not an array', { users: 'all' }, '/users'],
+      ['an unknown top-level property', { users: makeUsers(1, 'x'), tenant_id: TENANT }, '/tenant_id'],
+      ['a server-assigned field sent by the client', { users: [{ ...makeUsers(1, 'y')[0], id: 'x' }] }, '/users/0/id'],
+      ['an external_user_id over 255 characters', { users: [{ ...makeUsers(1, 'z')[0], external_user_id: 'e'.repeat(256) }] }, '/users/0/external_user_id'],
+      ['a first_name of the wrong type', { users: [{ ...makeUsers(1, 'w')[0], first_name: 42 }] }, '/users/0/first_name'],
+      ['a JSON array as the body', [makeUsers(1, 'v')[0]], ''],
+    ])('refuses %s with a pointer to it', async (_name, body, pointer) => {
+      const res = await post(stub.url, body);
+      expectProblem(res, 400, 'invalid-request');
+      expect(res.body.errors.map((e: { pointer: string }) => e.pointer)).toContain(pointer);
+    });
+
+    it('refuses malformed JSON with a malformed-json problem', async () => {
+      const res = await post(stub.url, '{"users": [');
+      expectProblem(res, 400, 'malformed-json');
+    });
+
+    it('stores nothing when the batch is refused', async () => {
+      const before = (await stub.storage.listUsers(TENANT)).length;
+      const users = fresh(2);
+      await post(stub.url, { users: [users[0], { ...users[1], email: 'bad' }] });
+      expect((await stub.storage.listUsers(TENANT)).length).toBe(before);
+    });
+  });
+
+  describe('401', () => {
+    it.each([
+      ['a missing x-tenant-id', undefined, 'Send the tenant id'],
+      ['an x-tenant-id that is not a UUID', 'acme', 'must be a UUID v4'],
+      ['a UUID that is not version 4', '40dd0c53-2fa7-1193-82ae-14d4e62c20fb', 'must be a UUID v4'],
+      ['an unknown tenant', 'b2b7a6a8-1c0e-4f5e-8a49-2d6f1e0c9b77', 'No tenant has the id'],
+    ])('refuses %s', async (_name, tenant, detail) => {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (tenant !== undefined) headers['x-tenant-id'] = tenant;
+      const res = await post(stub.url, { users: fresh(1) }, headers);
+      expectProblem(res, 401, 'invalid-tenant');
+      expect(res.body.detail).toContain(detail);
+    });
+  });
+
+  describe('409', () => {
+    it('refuses an external_user_id repeated inside the batch, pointing at the repeat, and stores nothing', async () => {
+      const users = fresh(3);
+      users[2]!.external_user_id = users[0]!.external_user_id;
+      const before = (await stub.storage.listUsers(TENANT)).length;
+
+      const res = await post(stub.url, { users });
+
+      expectProblem(res, 409, 'external-user-id-conflict');
+      expect(res.body.errors).toEqual([
+        { pointer: '/users/2/external_user_id', detail: `${users[0]!.external_user_id} is also at /users/0/external_user_id` },
+      ]);
+      expect((await stub.storage.listUsers(TENANT)).length).toBe(before);
+    });
+
+    it('refuses every external_user_id that already exists, and stores nothing of a batch whose last user conflicts', async () => {
+      const existing = fresh(2);
+      expect((await post(stub.url, { users: existing })).status).toBe(200);
+      const before = await stub.storage.listUsers(TENANT);
+
+      const res = await post(stub.url, { users: [...fresh(3), existing[1], existing[0]] });
+
+      expectProblem(res, 409, 'external-user-id-conflict');
+      expect(res.body.errors.map((e: { pointer: string }) => e.pointer)).toEqual([
+        '/users/3/external_user_id',
+        '/users/4/external_user_id',
+      ]);
+      expect(await stub.storage.listUsers(TENANT)).toEqual(before);
+    });
+
+    it('lets another tenant reuse the same external_user_id', async () => {
+      const users = fresh(2);
+      expect((await post(stub.url, { users })).status).toBe(200);
+      const res = await post(stub.url, { users }, { ...JSON_HEADERS, 'x-tenant-id': OTHER_TENANT });
+      expect(res.status).toBe(200);
+      expect((await stub.storage.listUsers(OTHER_TENANT)).map((u) => u.external_user_id)).toEqual(
+        expect.arrayContaining(users.map((u) => u.external_user_id)),
+      );
+    });
+  });
+
+  describe('413 and 415', () => {
+    it('refuses a body over the limit with 413', async () => {
+      const padding = 'x'.repeat(5 * 1024 * 1024);
+      const res = await post(stub.url, `{"users": [], "pad": "${padding}"}`);
+      expectProblem(res, 413, 'body-too-large');
+    });
+
+    it('accepts 1000 users of maximum length, so the limit is sized for the contract', async () => {
+      const wide = (s: string, n: number) => s.repeat(n);
+      const users = Array.from({ length: 1000 }, (_, i) => ({
+        external_user_id: `${i}-${wide('é', 250)}`,
+        email: `${wide('e', 230)}${i}@example.com`.slice(-254),
+        first_name: wide('Ж', 100),
+        last_name: wide('Ж', 100),
+        phone: `+${String(i).padStart(15, '9')}`,
+      }));
+      const res = await post(stub.url, { users });
+      expect(res.status).toBe(200);
+    });
+
+    it.each([
+      ['text/plain', 'users'],
+      ['application/x-www-form-urlencoded', 'users=1'],
+      ['application/xml', '<users/>'],
+    ])('refuses a %s body with 415', async (type, body) => {
+      const res = await post(stub.url, body, { 'x-tenant-id': TENANT, 'content-type': type });
+      expectProblem(res, 415, 'unsupported-media-type');
+    });
+  });
+
+  describe('everything else', () => {
+    it('never sends HTML or x-powered-by, even for an unknown path or method', async () => {
+      for (const [method, path] of [['GET', '/nope'], ['GET', BATCH_PATH], ['DELETE', BATCH_PATH]] as const) {
+        const res = await fetch(stub.url + path, { method, headers: { 'x-tenant-id': TENANT } });
+        expect(res.status).toBeGreaterThanOrEqual(400);
+        expect(res.status).toBeLessThan(500);
+        expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+        expect(res.headers.get('x-powered-by')).toBeNull();
+        await res.text();
+      }
+    });
+
+    it('serves the bundled spec at /openapi.json and liveness and readiness at /healthz', async () => {
+      const spec = await (await fetch(`${stub.url}/openapi.json`)).json();
+      expect(spec.paths[BATCH_PATH].post.operationId).toBe('createUsersBatch');
+      const health = await fetch(`${stub.url}/healthz`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toEqual({ live: true, ready: true, checks: { database: 'ok' } });
+    });
+
+    it('echoes a well-formed x-request-id and makes one otherwise', async () => {
+      const given = await post(stub.url, { users: [] }, { ...JSON_HEADERS, 'x-request-id': 'trace-123' });
+      expect(given.headers.get('x-request-id')).toBe('trace-123');
+      const made = await post(stub.url, { users: [] }, { ...JSON_HEADERS, 'x-request-id': 'bad id <script>' });
+      expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    });
+  });
+});
+
+describe('the stub with a handler that breaks the contract', () => {
+  let stub: RunningServer;
+  beforeEach(async () => {
+    stub = await startStub(
+      {},
+      {
+        createUsersBatch: async (req, res) => {
+          const users = await stub.storage.createUsers(TENANT, req.body.users);
+          // full_name renamed: the response validator must stop this body.
+          const broken = users.map(({ full_name, ...rest }) => ({ ...rest, fullName: full_name }));
+          res.status(200).json(broken as unknown as typeof users);
+        },
+      },
+    );
+    return () => stub.close();
+  });
+
+  it('answers 500 problem details instead of the bad body, and logs nothing of it to the client', async () => {
+    const res = await post(stub.url, { users: makeUsers(1, 'broken') });
+    expectProblem(res, 500, 'internal-error');
+    expect(JSON.stringify(res.body)).not.toMatch(/fullName|stack|\.ts:|node_modules/);
+  });
+});
+
+describe('the stub on a database that fails', () => {
+  it('answers 500 problem details with no internals when storage throws', async () => {
+    const stub = await startStub();
+    try {
+      await stub.storage.close();
+      const res = await post(stub.url, { users: makeUsers(1, 'down') });
+      expectProblem(res, 500, 'internal-error');
+      expect(JSON.stringify(res.body)).not.toMatch(/database|sqlite|stack/i);
+    } finally {
+      await stub.close();
+    }
+  });
+});
