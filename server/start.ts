@@ -33,12 +33,12 @@ export function openStorage(config: Config): Storage {
  */
 export async function startServer(
   config: Config,
-  extra: Pick<AppOptions, 'handlers'> & { logger?: Logger } = {},
+  extra: Pick<AppOptions, 'handlers' | 'docsFile'> & { logger?: Logger } = {},
 ): Promise<RunningServer> {
   const logger = extra.logger ?? createLogger(config.logLevel);
   const storage = openStorage(config);
   for (const tenant of config.tenants) await storage.provisionTenant(tenant);
-  const app = await createApp({ storage, logger, bodyLimit: config.bodyLimit, handlers: extra.handlers });
+  const app = await createApp({ storage, logger, bodyLimit: config.bodyLimit, ...extra });
 
   const server = app.listen(config.port, config.host);
   await once(server, 'listening');
@@ -49,9 +49,13 @@ export async function startServer(
   const close = () => {
     closing ??= (async () => {
       const closed = new Promise<void>((done) => server.close(() => done()));
+      // A keep-alive connection becomes idle when its request in flight is answered: close it then, not when
+      // the client's keep-alive runs out.
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
       await closed;
+      clearInterval(sweep);
       clearTimeout(timer);
       await storage.close();
     })();

@@ -9,7 +9,11 @@ export const OTHER_TENANT = 'a3c1f0de-5b7e-4c2a-9f1d-6e8b0c4d2a71';
 export const BATCH_PATH = '/api/v1/public/users/batch';
 
 /** A stub on an in-memory database (or the given one) with both test tenants provisioned. */
-export function startStub(env: Record<string, string> = {}, handlers?: Partial<Handlers>): Promise<RunningServer> {
+export function startStub(
+  env: Record<string, string> = {},
+  handlers?: Partial<Handlers>,
+  docsFile?: string,
+): Promise<RunningServer> {
   const config = parseConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -18,7 +22,7 @@ export function startStub(env: Record<string, string> = {}, handlers?: Partial<H
     LOG_LEVEL: 'silent',
     ...env,
   });
-  return startServer(config, { handlers, logger: pino({ level: env.LOG_LEVEL ?? 'silent' }) });
+  return startServer(config, { handlers, docsFile, logger: pino({ level: env.LOG_LEVEL ?? 'silent' }) });
 }
 
 /** n valid users with unique external ids, distinguishable by `tag`. */

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/start.js';
 import { contractViolations } from '../helpers/contract.js';
@@ -248,6 +251,29 @@ describe('the stub with a handler that breaks the contract', () => {
     const res = await post(stub.url, { users: makeUsers(1, 'broken') });
     expectProblem(res, 500, 'internal-error');
     expect(JSON.stringify(res.body)).not.toMatch(/fullName|stack|\.ts:|node_modules/);
+  });
+});
+
+describe('GET /docs on the stub', () => {
+  it('serves the built docs page as HTML, and a problem (not an HTML error page) before it is built', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hesh-docs-'));
+    const page = join(dir, 'index.html');
+    writeFileSync(page, '<!DOCTYPE html><title>Hesh public Users API</title>');
+    const built = await startStub({}, undefined, page);
+    const missing = await startStub({}, undefined, join(dir, 'missing.html'));
+    try {
+      const res = await fetch(`${built.url}/docs`);
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(await res.text()).toContain('Hesh public Users API');
+      const absent = await fetch(`${missing.url}/docs`);
+      expect(absent.status).toBe(404);
+      expect(absent.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect((await absent.json()).detail).toContain('npm run docs');
+    } finally {
+      await built.close();
+      await missing.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

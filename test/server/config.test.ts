@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_TENANT, parseConfig } from '../../server/config.js';
+
+describe('parseConfig', () => {
+  it('gives every key a default that lets a new user call the API at once', () => {
+    expect(parseConfig({})).toEqual({
+      port: 3000,
+      host: '127.0.0.1',
+      database: { kind: 'sqlite', path: 'data/hesh-users.sqlite' },
+      tenants: [DEFAULT_TENANT],
+      bodyLimit: 4 * 1024 * 1024,
+      logLevel: 'info',
+      shutdownTimeoutMs: 10_000,
+    });
+  });
+
+  it('reads file: paths, :memory:, sizes and tenant lists', () => {
+    const config = parseConfig({
+      DATABASE_URL: 'file:/var/lib/hesh/users.sqlite',
+      BODY_LIMIT: '512kb',
+      HESH_TENANTS: ` ${DEFAULT_TENANT.toUpperCase()} , a3c1f0de-5b7e-4c2a-9f1d-6e8b0c4d2a71`,
+      PORT: '0',
+    });
+    expect(config.database).toEqual({ kind: 'sqlite', path: '/var/lib/hesh/users.sqlite' });
+    expect(config.bodyLimit).toBe(512 * 1024);
+    expect(config.tenants).toEqual([DEFAULT_TENANT, 'a3c1f0de-5b7e-4c2a-9f1d-6e8b0c4d2a71']);
+    expect(config.port).toBe(0);
+    expect(parseConfig({ DATABASE_URL: ':memory:' }).database.path).toBe(':memory:');
+  });
+
+  it.each([
+    ['PORT', 'eighty', /PORT must be a whole number/],
+    ['PORT', '70000', /PORT must be a whole number from 0 to 65535/],
+    ['DATABASE_URL', 'mysql://db/users', /DATABASE_URL must be/],
+    ['HESH_TENANTS', 'acme', /HESH_TENANTS must list UUID v4/],
+    ['BODY_LIMIT', 'lots', /BODY_LIMIT must be a size/],
+    ['BODY_LIMIT', '10', /BODY_LIMIT must be a size/],
+    ['LOG_LEVEL', 'loud', /LOG_LEVEL must be one of/],
+    ['SHUTDOWN_TIMEOUT_MS', '-1', /SHUTDOWN_TIMEOUT_MS/],
+  ])('stops on a bad %s (%s) with a message naming it', (key, value, message) => {
+    expect(() => parseConfig({ [key]: value })).toThrow(ConfigError);
+    expect(() => parseConfig({ [key]: value })).toThrow(message);
+  });
+});
