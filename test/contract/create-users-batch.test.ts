@@ -1,0 +1,164 @@
+/**
+ * One contract suite, every target (test/contract/targets.ts): each request goes through the package's typed
+ * client, and each response is checked against generated/openapi.json by an AJV validator of its own
+ * (test/helpers/contract.ts), not by the validator inside the stub.
+ *
+ * Target-specific cases, and why:
+ * - only a mock can be asked for any documented response (`Prefer: code=…`): a real implementation answers 500 or
+ *   409 only when it really fails or conflicts;
+ * - only an implementation keeps state, so 409 for an existing user, atomicity, request order and counts live in
+ *   test/server/ (the stub's own tests), not here.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUsersClient, type CreateUser, type CreateUsersBatchRequest } from '../../client/index.js';
+import { contractViolations, deref, documentedStatuses, operation } from '../helpers/contract.js';
+import { TENANT } from '../helpers/stub.js';
+import { coverageTable, missedStatuses, recordHit } from './coverage.js';
+import { TARGETS, type RunningTarget } from './targets.js';
+
+const OPERATION = 'createUsersBatch';
+const PATH = '/api/v1/public/users/batch';
+const { op } = operation(OPERATION);
+
+interface Sent {
+  status: number;
+  type: string | null;
+  body: unknown;
+}
+
+interface SendOptions {
+  tenant?: string | null;
+  /** Sent as the body text instead of the JSON of `body`. */
+  raw?: string;
+  contentType?: string;
+  prefer?: string;
+}
+
+let seq = 0;
+/** n users that no earlier request of this run used. */
+function freshUsers(n: number): CreateUser[] {
+  const run = ++seq;
+  return Array.from({ length: n }, (_, i) => ({
+    external_user_id: `contract-${run}-${i}`,
+    email: `contract.${run}.${i}@example.com`,
+    first_name: 'Ada',
+    last_name: 'Lovelace',
+    phone: '+442071234567',
+  }));
+}
+
+/** The named request examples of the operation, each with the status of the response example of the same name. */
+function pairedExamples(): { name: string; value: CreateUsersBatchRequest; status: number }[] {
+  const requestExamples = deref(op.requestBody!).content!['application/json']!.examples ?? {};
+  return Object.entries(requestExamples).map(([name, example]) => {
+    const statuses = Object.entries(op.responses)
+      .filter(([, response]) =>
+        Object.values(deref(response).content ?? {}).some((media) => name in (media.examples ?? {})),
+      )
+      .map(([status]) => Number(status));
+    expect(statuses, `request example ${name} must pair with exactly one response example`).toHaveLength(1);
+    return { name, value: deref(example).value as CreateUsersBatchRequest, status: statuses[0]! };
+  });
+}
+
+describe.each(TARGETS)('POST /api/v1/public/users/batch on $name', (target) => {
+  let running: RunningTarget;
+
+  beforeAll(async () => {
+    running = await target.start();
+  });
+  afterAll(async () => {
+    await running?.stop();
+  });
+
+  /** Sends one request through the typed client and checks the answer against the contract. */
+  async function send(body: CreateUsersBatchRequest, options: SendOptions = {}): Promise<Sent> {
+    const client = createUsersClient({ baseUrl: running.url, tenantId: TENANT });
+    const headers: Record<string, string | null> = {};
+    if (options.tenant !== undefined) headers['x-tenant-id'] = options.tenant;
+    if (options.contentType) headers['content-type'] = options.contentType;
+    if (options.prefer) headers['prefer'] = options.prefer;
+    const { data, error, response } = await client.POST(PATH, {
+      body,
+      headers,
+      ...(options.raw !== undefined ? { bodySerializer: () => options.raw } : {}),
+    });
+    const sent = { status: response.status, type: response.headers.get('content-type'), body: data ?? error };
+    recordHit(OPERATION, sent.status, target.name);
+    expect(contractViolations(OPERATION, sent.status, sent.type, sent.body), `${sent.status} ${JSON.stringify(sent.body)}`).toEqual([]);
+    return sent;
+  }
+
+  it('answers a valid batch with 200 and one valid user per user sent', async () => {
+    const users = freshUsers(3);
+    const res = await send({ users });
+    expect(res.status).toBe(200);
+    expect(res.body).toHaveLength(target.kind === 'mock' ? (res.body as unknown[]).length : 3);
+  });
+
+  it('answers 401 problem details when x-tenant-id is missing', async () => {
+    const res = await send({ users: freshUsers(1) }, { tenant: null });
+    expect(res.status).toBe(401);
+    expect(res.type).toMatch(/^application\/problem\+json/);
+  });
+
+  const invalidBodies: [string, () => unknown][] = [
+    ['an empty users array', () => ({ users: [] })],
+    ['1001 users', () => ({ users: freshUsers(1001) })],
+    ['a bad email', () => ({ users: [{ ...freshUsers(1)[0], email: 'not-an-email' }] })],
+    ['an unknown property', () => ({ users: [{ ...freshUsers(1)[0], role: 'admin' }] })],
+    ['a string over its maxLength', () => ({ users: [{ ...freshUsers(1)[0], first_name: 'A'.repeat(101) }] })],
+    ['a wrong type', () => ({ users: [{ ...freshUsers(1)[0], phone: 38000 }] })],
+    ['a missing required field', () => ({ users: [{ ...freshUsers(1)[0], email: undefined }] })],
+  ];
+  it.each(invalidBodies)('answers 400 problem details for %s', async (_name, body) => {
+    const res = await send(body() as CreateUsersBatchRequest);
+    expect(res.status).toBe(400);
+    expect(res.type).toMatch(/^application\/problem\+json/);
+  });
+
+  it('answers 415 problem details for a body that is not JSON', async () => {
+    const res = await send({ users: [] }, { raw: 'users=1', contentType: 'text/plain' });
+    expect(res.status).toBe(415);
+    expect(res.type).toMatch(/^application\/problem\+json/);
+  });
+
+  it('answers 400 problem details for malformed JSON, within a second', async () => {
+    const started = Date.now();
+    const res = await send({ users: [] }, { raw: '{"users": [' });
+    expect(res.status).toBe(400);
+    expect(res.type).toMatch(/^application\/problem\+json/);
+    // A hang guard, not a performance claim: Prism 5.16 never answers this request at all.
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  describe('the spec examples, executed', () => {
+    for (const example of pairedExamples()) {
+      it(`answers request example ${example.name} with ${example.status}, as its paired response example says`, async () => {
+        const res = await send(example.value, { prefer: `code=${example.status}, example=${example.name}` });
+        expect(res.status).toBe(example.status);
+      });
+    }
+  });
+
+  if (target.kind === 'mock') {
+    describe('every documented response, on request (mock only)', () => {
+      for (const status of documentedStatuses(OPERATION)) {
+        it(`answers Prefer: code=${status} with a valid ${status}`, async () => {
+          const res = await send({ users: freshUsers(1) }, { prefer: `code=${status}` });
+          expect(res.status).toBe(status);
+        });
+      }
+    });
+  }
+});
+
+describe('contract coverage', () => {
+  afterAll(() => {
+    console.log(`\n${coverageTable([OPERATION], TARGETS.map((t) => t.name))}\n`);
+  });
+
+  it.runIf(TARGETS.some((t) => t.kind === 'mock'))('has hit every documented status of createUsersBatch on at least one target', () => {
+    expect(missedStatuses(OPERATION)).toEqual([]);
+  });
+});
