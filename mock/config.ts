@@ -1,0 +1,35 @@
+/**
+ * The mock's configuration, and the environment Prism runs in. The only module of the mock that reads
+ * process.env: every other one is handed what it needs.
+ */
+export const DEFAULT_MOCK_PORT = 4010;
+
+export interface MockConfig {
+  /** Where `npm run mock` listens on 127.0.0.1; 0 picks a free port. */
+  port: number;
+}
+
+export class MockConfigError extends Error {
+  override name = 'MockConfigError';
+}
+
+/**
+ * Parses the mock's configuration from an environment; throws MockConfigError, naming the variable, on a bad value.
+ * @example parseMockConfig({ MOCK_PORT: '4020' }).port // 4020
+ */
+export function parseMockConfig(env: NodeJS.ProcessEnv = process.env): MockConfig {
+  const raw = env.MOCK_PORT;
+  if (raw === undefined || raw.trim() === '') return { port: DEFAULT_MOCK_PORT };
+  // Number() alone would take "1e3", "0x10" or " 80 " and hand Prism a port nobody asked for.
+  const port = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(port) || port > 65535) {
+    throw new MockConfigError(`MOCK_PORT must be a whole number from 0 to 65535 (0 picks a free port), not "${raw}"`);
+  }
+  return { port };
+}
+
+/** The environment Prism is started with: this process's, with every analytics and telemetry switch turned off. */
+export function prismEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  // Nothing may phone home: the machine has no network but the npm registry, and users did not opt in.
+  return { ...env, SCARF_ANALYTICS: 'false', DO_NOT_TRACK: '1' };
+}

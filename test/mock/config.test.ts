@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_MOCK_PORT, MockConfigError, parseMockConfig, prismEnvironment } from '../../mock/config.js';
+
+describe('parseMockConfig()', () => {
+  it('listens on 4010 when MOCK_PORT is unset or empty', () => {
+    expect(parseMockConfig({}).port).toBe(DEFAULT_MOCK_PORT);
+    expect(parseMockConfig({ MOCK_PORT: '' }).port).toBe(4010);
+  });
+
+  it('takes any whole port from 0 (a free one) to 65535', () => {
+    expect(parseMockConfig({ MOCK_PORT: '0' }).port).toBe(0);
+    expect(parseMockConfig({ MOCK_PORT: '4020' }).port).toBe(4020);
+    expect(parseMockConfig({ MOCK_PORT: '65535' }).port).toBe(65535);
+  });
+
+  it.each(['abc', '-1', '65536', '4010.5', '1e3', '0x10', ' 4010', '40 10'])(
+    'refuses MOCK_PORT=%j with a message that names the variable and the bad value',
+    (value) => {
+      expect(() => parseMockConfig({ MOCK_PORT: value })).toThrow(MockConfigError);
+      expect(() => parseMockConfig({ MOCK_PORT: value })).toThrow(`MOCK_PORT must be a whole number from 0 to 65535`);
+      expect(() => parseMockConfig({ MOCK_PORT: value })).toThrow(`not "${value}"`);
+    },
+  );
+});
+
+describe('prismEnvironment()', () => {
+  it('keeps the environment and turns Scarf analytics and DO_NOT_TRACK telemetry off', () => {
+    const env = prismEnvironment({ PATH: '/usr/bin', SCARF_ANALYTICS: 'true', DO_NOT_TRACK: '0' });
+
+    expect(env).toEqual({ PATH: '/usr/bin', SCARF_ANALYTICS: 'false', DO_NOT_TRACK: '1' });
+  });
+});
