@@ -14,6 +14,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { prismEnvironment } from './config.js';
+import { startContractFront, type ContractFront } from './contract-front.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const DEFAULT_SPEC_PATH = join(ROOT, 'generated', 'openapi.json');
@@ -66,15 +67,30 @@ class PortTakenError extends Error {}
  */
 export async function startMock(options: MockOptions = {}): Promise<RunningMock> {
   const host = options.host ?? '127.0.0.1';
-  const pickPort = !options.port;
-  for (let attempt = 1; ; attempt += 1) {
-    const port = pickPort ? await freePort(host) : options.port!;
+  // Prism listens on a free port of its own; the contract front (mock/contract-front.ts) takes the port asked for.
+  let prism: RunningMock | undefined;
+  for (let attempt = 1; !prism; attempt += 1) {
     try {
-      return await launch({ ...options, host, port });
+      prism = await launch({ ...options, host, port: await freePort(host) });
     } catch (error) {
-      if (!(error instanceof PortTakenError) || !pickPort || attempt >= PORT_ATTEMPTS) throw error;
+      if (!(error instanceof PortTakenError) || attempt >= PORT_ATTEMPTS) throw error;
     }
   }
+  let front: ContractFront;
+  try {
+    front = await startContractFront({
+      prismUrl: prism.url,
+      specPath: options.specPath ?? DEFAULT_SPEC_PATH,
+      host,
+      port: options.port ?? 0,
+    });
+  } catch (error) {
+    await prism.stop();
+    throw new Error(`The mock could not listen on ${host}:${options.port}: ${(error as Error).message}`);
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopping ??= front.close().finally(() => prism.stop()));
+  return { url: front.url, pid: prism.pid, stop, output: prism.output };
 }
 
 /** A port nothing listens on right now, found by letting the OS pick one. */

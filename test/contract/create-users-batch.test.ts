@@ -123,6 +123,12 @@ describe.each(TARGETS)('POST /api/v1/public/users/batch on $name', (target) => {
     expect(res.type).toMatch(/^application\/problem\+json/);
   });
 
+  it('answers 413 problem details for a body over the 4 MB default limit', async () => {
+    const res = await send({ users: [] }, { raw: `{"users": [], "padding": "${'x'.repeat(4 * 1024 * 1024)}"}` });
+    expect(res.status).toBe(413);
+    expect(res.type).toMatch(/^application\/problem\+json/);
+  });
+
   it('answers 400 problem details for malformed JSON, within a second', async () => {
     const started = Date.now();
     const res = await send({ users: [] }, { raw: '{"users": [' });

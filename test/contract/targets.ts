@@ -2,6 +2,7 @@
  * The targets the contract suite runs against. Adding one (the stub on PostgreSQL, a deployed server by URL) is
  * one entry here.
  */
+import { startMock } from '../../mock/start-mock.js';
 import { startStub } from '../helpers/stub.js';
 
 export interface RunningTarget {
@@ -27,5 +28,10 @@ export const TARGETS: Target[] = [
       const stub = await startStub();
       return { url: stub.url, stop: stub.close };
     },
+  },
+  {
+    name: 'mock (Prism)',
+    kind: 'mock',
+    start: () => startMock(),
   },
 ];

@@ -164,17 +164,16 @@ describe('startMock() on generated/openapi.json (static examples, the default)',
     expect(reply.body).toMatchObject({ type: 'https://stoplight.io/prism/errors#NOT_FOUND', status: 404 });
   });
 
-  it('answers malformed JSON with 400 within 1 s, but with micri\'s {"error":…} body, not a Problem (stoplightio/prism#2664)', async () => {
+  it('answers malformed JSON with 400 within 1 s and the MalformedJson problem (mended by the contract front)', async () => {
     const reply = await post(mock.url, '{"users": [');
 
     // A hang guard, not a performance claim.
     expect(reply.ms).toBeLessThan(1000);
     expect(reply.status).toBe(400);
-    // The contract promises application/problem+json and the MalformedJson example; Prism's HTTP layer (micri)
-    // rejects the body before Prism's own code sees it.
-    expect(reply.type).toBe('application/json; charset=utf-8');
-    expect(reply.body).toEqual({ error: { code: 'invalid_json', message: 'Invalid JSON' } });
-    expect(validProblem(reply.body)).toBe(false);
+    // Prism's HTTP layer (micri) answers {"error":{"code":"invalid_json"}} (stoplightio/prism#2664); the front
+    // (mock/contract-front.ts) answers the contract's example instead.
+    expect(reply.type).toBe('application/problem+json');
+    expect(reply.body).toEqual(example('MalformedJsonProblem'));
   });
 
   it('answers a request without x-tenant-id with 401 and the MissingTenant example', async () => {
@@ -205,31 +204,21 @@ describe('startMock() on generated/openapi.json (static examples, the default)',
   });
 
   const user = { external_user_id: 'HR-1', email: 'luke@example.com', first_name: 'Luke', last_name: 'Skywalker' };
-  // Prism answers an invalid (not security-related) request with the operation's 422 if it documents one, else its
-  // 400, and always with that response's first example. The contract promises 400 and InvalidUsers; where a 422
-  // exists for another reason, the test name says the mock breaks that promise.
-  const invalidStatus = RESPONSES['422'] ? '422' : '400';
-  const [, invalidExample, invalidValue] = ERROR_EXAMPLES.find(([status]) => status === invalidStatus)!;
-  const departure =
-    invalidStatus === '400' ? '' : ' (Prism prefers the documented 422; the contract says 400 InvalidUsers)';
+  // Prism alone answers an invalid request with the documented 422 (meant for a reused Idempotency-Key) and its first
+  // example, whatever is wrong; the contract front turns Prism's violations into the 400 the contract documents.
   it.each([
-    ['an empty users array', { users: [] }, 'minItems'],
-    ['an unknown property', { users: [{ ...user, role: 'admin' }] }, 'additionalProperties'],
-    ['a bad email', { users: [{ ...user, email: 'not-an-email' }] }, 'format'],
-  ])(
-    `answers %s with ${invalidStatus} and the ${invalidExample} example whatever the violation${departure}; the real violation is only in sl-violations`,
-    async (_, body, code) => {
-      const reply = await post(mock.url, body);
+    ['an empty users array', { users: [] }, '/users'],
+    ['an unknown property', { users: [{ ...user, role: 'admin' }] }, '/users/0'],
+    ['a bad email', { users: [{ ...user, email: 'not-an-email' }] }, '/users/0/email'],
+  ])('answers %s with 400 invalid-request and a pointer to the mistake', async (_, body, pointer) => {
+    const reply = await post(mock.url, body);
 
-      expect(reply.status).toBe(Number(invalidStatus));
-      expect(reply.type).toBe('application/problem+json');
-      // Always the first example: InvalidUsers names /users/0/email, /users/1 and /users/2/role, not this body.
-      expect(reply.body).toEqual(invalidValue);
-      expect(validProblem(reply.body)).toBe(true);
-      const violations: unknown = JSON.parse(reply.headers.get('sl-violations')!);
-      expect(violations).toEqual([expect.objectContaining({ code, severity: 'Error' })]);
-    },
-  );
+    expect(reply.status).toBe(400);
+    expect(reply.type).toBe('application/problem+json');
+    expect(validProblem(reply.body)).toBe(true);
+    expect(reply.body).toMatchObject({ type: 'https://api.hesh.app/problems/invalid-request', status: 400 });
+    expect(reply.body.errors).toEqual([expect.objectContaining({ pointer })]);
+  });
 
   it(`answers Prefer: dynamic=true (${DYNAMIC_REPEATS} times) with 200 users valid against the 200 schema and realistic`, async () => {
     const decade = Math.floor(new Date().getUTCFullYear() / 10) * 10;
