@@ -21,9 +21,42 @@ export interface paths {
          *     (`400`, listing every violation) or when an `external_user_id` is already used by a user of this tenant or
          *     appears twice in the batch (`409`, listing each one). The same `external_user_id` may exist in other tenants.
          *
-         *     **Trying errors against the mock.** The mock server answers with this document's examples. Ask it for any
-         *     documented response with the `Prefer` header: `Prefer: code=409` for a conflict, `Prefer: code=401`,
-         *     `Prefer: example=DuplicateInBatch` for a named example, or `Prefer: dynamic=true` for generated data.
+         *     **Retrying safely.** Send an `Idempotency-Key` with each batch (a new UUID v4 per batch) and, after a timeout,
+         *     a dropped connection or a `500`, send the same body again with the same key. The same key with the same body
+         *     within 24 hours creates nothing and gets the first response again (the same status and body, the same user
+         *     ids) with `Idempotent-Replayed: true`. The same key with a different body is refused with `422`
+         *     (`idempotency-key-reused`): a new batch needs a new key. A retry that arrives while the first request is still
+         *     running gets `409` (`idempotency-key-in-flight`): send it again a moment later. After a `429`, wait the
+         *     `Retry-After` seconds first. Without a key, a retry of a batch that was stored gets `409`
+         *     (`external-user-id-conflict`, a pointer to each `external_user_id`): the users exist, and nothing was created
+         *     twice.
+         *
+         *     **Limits.** Each tenant may send a limited number of requests per minute (`429`, with `Retry-After`); every
+         *     response reports the quota left in the `RateLimit` and `RateLimit-Policy` headers. A request whose headers are
+         *     over the size limit is refused with `431`, and one whose headers or body do not arrive in time with `408`;
+         *     both close the connection and create nothing.
+         *
+         *     **Trying errors against the mock.** The mock server answers from this document's examples: a valid batch gets
+         *     the `TwoUsers` example, an invalid one a `400` with the pointers of its mistakes. Ask it for any other
+         *     documented response with the `Prefer` header:
+         *
+         *     | Case | `Prefer` header |
+         *     | --- | --- |
+         *     | The body breaks the schema | `code=400, example=InvalidUsers` |
+         *     | The body is not well-formed JSON | `code=400, example=MalformedJson` |
+         *     | No `x-tenant-id`, or an unknown tenant | `code=401, example=MissingTenant` or `code=401, example=UnknownTenant` |
+         *     | An `external_user_id` already used in the tenant | `code=409, example=ExternalUserIdTaken` |
+         *     | The same `external_user_id` twice in the batch | `code=409, example=DuplicateInBatch` |
+         *     | The first request with this `Idempotency-Key` is still running | `code=409, example=IdempotencyKeyInFlight` |
+         *     | The body is over the size limit | `code=413, example=BodyTooLarge` |
+         *     | The body is not `application/json` | `code=415, example=NotJson` |
+         *     | The `Idempotency-Key` was used with another body | `code=422, example=IdempotencyKeyReused` |
+         *     | Too many requests this minute | `code=429, example=RateLimited` |
+         *     | The server failed | `code=500, example=UnexpectedError` |
+         *
+         *     `code=` alone answers that status's first example. Always name the status with an example: without `code=`,
+         *     the mock looks for the name among the `200` examples (`TwoUsers`, `RequiredFieldsOnly`) and answers `404`.
+         *     `Prefer: dynamic=true` answers generated data instead of an example.
          */
         post: operations["createUsersBatch"];
         delete?: never;
@@ -141,8 +174,8 @@ export interface components {
              */
             phone: string | null;
             /**
-             * @description Whether the user can use Hesh. A created user is always `Active`; further values will be added to this
-             *     list as the operations that change a status are published.
+             * @description Whether the user can use Hesh. A created user is always `Active`, the only status in version 1; a new
+             *     status would break clients that switch over this field, so it would come with a new major version.
              * @example Active
              * @enum {string}
              */
@@ -162,7 +195,8 @@ export interface components {
         ProblemError: {
             /**
              * @description An RFC 6901 JSON Pointer into the request body to the offending value, e.g. `/users/3/email`; `""` for the
-             *     body as a whole.
+             *     body as a whole. An offending request header is pointed at as `/headers/` and its name in lower case, e.g.
+             *     `/headers/idempotency-key`.
              * @example /users/0/email
              */
             pointer: string;
@@ -189,6 +223,7 @@ export interface components {
              */
             title: string;
             /**
+             * Format: int32
              * @description The HTTP status code of the response, repeated for clients that lose it.
              * @example 400
              */
@@ -204,15 +239,21 @@ export interface components {
              * @example urn:uuid:5f0c6f4e-2b7a-4d8e-9c1a-3e6b7d8f9a0b
              */
             instance?: string;
-            /** @description Each offending part of the request, in the order found; at most 1000 are listed. Present on `400` and `409`. */
+            /**
+             * @description Each offending part of the request, in the order found; at most 1000 are listed. Present on `400`, and on a
+             *     `409` for taken or repeated `external_user_id`s.
+             */
             errors?: components["schemas"]["ProblemError"][];
         };
     };
     responses: {
-        /** @description Every user was created; they are returned in the order they were sent. */
+        /** @description Every user was created (or, with Idempotent-Replayed: true, had been created by the first request with this Idempotency-Key); they are returned in the order they were sent. */
         UsersCreated: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                 [name: string]: unknown;
             };
             content: {
@@ -223,6 +264,8 @@ export interface components {
         BadRequest: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                 [name: string]: unknown;
             };
             content: {
@@ -233,16 +276,21 @@ export interface components {
         Unauthorized: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                 [name: string]: unknown;
             };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description An external_user_id is already used by a user of this tenant, or appears twice in the batch; each is listed in errors. Nothing was created. */
+        /** @description An external_user_id is already used by a user of this tenant, or appears twice in the batch; each is listed in errors. Or a request with the same Idempotency-Key is still being processed (idempotency-key-in-flight); send it again in a moment. Nothing was created. */
         Conflict: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                 [name: string]: unknown;
             };
             content: {
@@ -253,6 +301,8 @@ export interface components {
         ContentTooLarge: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                 [name: string]: unknown;
             };
             content: {
@@ -263,6 +313,33 @@ export interface components {
         UnsupportedMediaType: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The Idempotency-Key was already used, within 24 hours, with a different body. Nothing was created. */
+        UnprocessableContent: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The tenant (or, for a request without a known tenant, the IP address) sent more requests in the current minute than the server allows. Nothing was created; send it again after Retry-After seconds. */
+        TooManyRequests: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                "Retry-After": components["headers"]["RetryAfter"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                 [name: string]: unknown;
             };
             content: {
@@ -273,6 +350,8 @@ export interface components {
         InternalServerError: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                 [name: string]: unknown;
             };
             content: {
@@ -280,7 +359,32 @@ export interface components {
             };
         };
     };
-    parameters: never;
+    parameters: {
+        /**
+         * @description Makes a retry safe: send a new unique value (a UUID v4 is a good choice) with each batch, and the same value
+         *     when you send that batch again after a timeout or a dropped connection. The key belongs to your tenant; other
+         *     tenants' keys never collide with it. It works as Stripe's does and as the IETF draft
+         *     `draft-ietf-httpapi-idempotency-key-header` describes; the key is the header's value exactly as sent, so a
+         *     client that follows the draft and sends a quoted string (`"8e03978e-…"`) keeps working, as long as each retry
+         *     sends the same bytes.
+         *
+         *     - The first request with a key that the server starts to execute stores its outcome with the key, in the same
+         *       transaction as the users: `200` with the users created, or `409` when an `external_user_id` is taken.
+         *     - A repeat with the same key and the same body (compared as JSON, so whitespace and property order do not
+         *       matter) within **24 hours** creates nothing and gets the stored response again: the same status and the
+         *       same body (the same user ids), with the header `Idempotent-Replayed: true`.
+         *     - The same key with a different body is refused with `422` (`idempotency-key-reused`).
+         *     - A repeat while the first request is still being processed is refused with `409`
+         *       (`idempotency-key-in-flight`); retry it a moment later.
+         *     - Nothing is stored for a request refused before it is executed (`400`, `401`, `413`, `415`, `429`), for the
+         *       `409` and `422` about the key itself, or for a `500`: a `500` stores no users either, so the same key can be
+         *       sent again and the batch runs again.
+         *     - After 24 hours the key is forgotten: the same key then starts a new request.
+         *
+         *     Without the header, every request is executed.
+         */
+        IdempotencyKey: string;
+    };
     requestBodies: {
         /** @description The users to create, at least 1 and at most 1000. */
         CreateUsersBatch: {
@@ -295,6 +399,27 @@ export interface components {
          *     `x-request-id`; otherwise the server makes one.
          */
         RequestId: string;
+        /**
+         * @description The requests left in the current window (`r`) and the seconds until the window ends (`t`), as the IETF draft
+         *     `draft-ietf-httpapi-ratelimit-headers-08` defines them. The quota named in quotes is `tenant` when the request
+         *     counts against its tenant, and `address` when it has no known tenant and counts against its IP address. Absent
+         *     when rate limiting is turned off on the server.
+         */
+        RateLimit: string;
+        /**
+         * @description The quota that `RateLimit` reports on (IETF draft `draft-ietf-httpapi-ratelimit-headers-08`): `q` requests per
+         *     window of `w` seconds; `pk` is an opaque digest of the key counted against (the tenant or the address). Absent
+         *     when rate limiting is turned off on the server.
+         */
+        RateLimitPolicy: string;
+        /**
+         * @description Sent, with the value `true`, only on a response replayed for a repeated `Idempotency-Key`: nothing was created
+         *     by this request, and the body is the one stored by the first. A replayed problem's `instance` names the request
+         *     that produced it, not this one (whose id is in `x-request-id`).
+         */
+        IdempotentReplayed: "true";
+        /** @description How many seconds to wait before the next request can be accepted: when the current rate-limit window ends. */
+        RetryAfter: number;
     };
     pathItems: never;
 }
@@ -303,7 +428,32 @@ export interface operations {
     createUsersBatch: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: send a new unique value (a UUID v4 is a good choice) with each batch, and the same value
+                 *     when you send that batch again after a timeout or a dropped connection. The key belongs to your tenant; other
+                 *     tenants' keys never collide with it. It works as Stripe's does and as the IETF draft
+                 *     `draft-ietf-httpapi-idempotency-key-header` describes; the key is the header's value exactly as sent, so a
+                 *     client that follows the draft and sends a quoted string (`"8e03978e-…"`) keeps working, as long as each retry
+                 *     sends the same bytes.
+                 *
+                 *     - The first request with a key that the server starts to execute stores its outcome with the key, in the same
+                 *       transaction as the users: `200` with the users created, or `409` when an `external_user_id` is taken.
+                 *     - A repeat with the same key and the same body (compared as JSON, so whitespace and property order do not
+                 *       matter) within **24 hours** creates nothing and gets the stored response again: the same status and the
+                 *       same body (the same user ids), with the header `Idempotent-Replayed: true`.
+                 *     - The same key with a different body is refused with `422` (`idempotency-key-reused`).
+                 *     - A repeat while the first request is still being processed is refused with `409`
+                 *       (`idempotency-key-in-flight`); retry it a moment later.
+                 *     - Nothing is stored for a request refused before it is executed (`400`, `401`, `413`, `415`, `429`), for the
+                 *       `409` and `422` about the key itself, or for a `500`: a `500` stores no users either, so the same key can be
+                 *       sent again and the batch runs again.
+                 *     - After 24 hours the key is forgotten: the same key then starts a new request.
+                 *
+                 *     Without the header, every request is executed.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -315,6 +465,8 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["ContentTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
         };
     };

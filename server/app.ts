@@ -13,6 +13,8 @@ import { pinoHttp } from 'pino-http';
 import { ApiError, errorHandler, requestIdOf } from './errors.js';
 import { createHandlers } from './handlers/index.js';
 import type { Handlers, HandlerDeps, OperationId } from './handlers/types.js';
+import { tenantRateLimit } from './rate-limit.js';
+import { docsContentSecurityPolicy, securityHeaders } from './security.js';
 import type { Storage } from './storage/storage.js';
 import { TENANT_HEADER, tenantOf, tenantSecurityHandler } from './tenant.js';
 
@@ -20,7 +22,8 @@ const ROOT = resolve(import.meta.dirname, '..');
 export const SPEC_FILE = join(ROOT, 'generated', 'openapi.json');
 export const DOCS_FILE = join(ROOT, 'build', 'docs', 'index.html');
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
-const REQUEST_ID = /^[\w.:-]{1,200}$/;
+// At most 191 characters, so a problem's instance (`urn:uuid:` and the id) stays within the contract's 200.
+const REQUEST_ID = /^[\w.:-]{1,191}$/;
 
 interface Spec {
   paths: Record<string, Partial<Record<(typeof METHODS)[number], { operationId: OperationId }>>>;
@@ -31,6 +34,8 @@ export interface AppOptions {
   logger: Logger;
   /** Largest accepted request body, in bytes. */
   bodyLimit: number;
+  /** Requests per minute per tenant (or per IP address without a known tenant); 0 turns rate limiting off. */
+  rateLimitPerMinute: number;
   /** Replaces handlers, e.g. with one that breaks the contract, in tests. */
   handlers?: Partial<Handlers>;
   docsFile?: string;
@@ -45,10 +50,10 @@ function loadSpec(): Promise<string> {
 
 /**
  * Creates the app with its storage and logger; everything that can be done once is done here.
- * @example const app = await createApp({ storage: openSqliteStorage(':memory:'), logger, bodyLimit: 4 << 20 });
+ * @example const app = await createApp({ storage: openSqliteStorage(':memory:'), logger, bodyLimit: 4 << 20, rateLimitPerMinute: 600 });
  */
 export async function createApp(options: AppOptions): Promise<Express> {
-  const { storage, logger, bodyLimit } = options;
+  const { storage, logger, bodyLimit, rateLimitPerMinute } = options;
   const text = await loadSpec();
   const spec = JSON.parse(text) as Spec;
   const deps: HandlerDeps = { storage };
@@ -76,13 +81,16 @@ export async function createApp(options: AppOptions): Promise<Express> {
       customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
     }),
   );
+  app.use(securityHeaders());
 
   app.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(text);
   });
   app.get('/docs', async (_req, res, next) => {
     try {
-      res.type('html').send(await readFile(options.docsFile ?? DOCS_FILE, 'utf8'));
+      const html = await readFile(options.docsFile ?? DOCS_FILE, 'utf8');
+      res.setHeader('Content-Security-Policy', docsContentSecurityPolicy(html));
+      res.type('html').send(html);
     } catch {
       next(new ApiError('not-found', 'The docs page has not been built; run `npm run docs`.'));
     }
@@ -95,6 +103,9 @@ export async function createApp(options: AppOptions): Promise<Express> {
     res.status(ready ? 200 : 503).json({ live: true, ready, checks: { database: ready ? 'ok' : 'unreachable' } });
   });
 
+  // After the docs, spec and health routes (a probe must never be refused), before the body is read: a refused
+  // request costs no parsing.
+  if (rateLimitPerMinute > 0) app.use(tenantRateLimit({ perMinute: rateLimitPerMinute, storage, logger }));
   app.use(express.json({ limit: bodyLimit, type: 'application/json' }));
   app.use(
     OpenApiValidator.middleware({

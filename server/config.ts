@@ -20,6 +20,16 @@ export interface Config {
   logLevel: LogLevel;
   /** How long a shutdown waits for requests in flight before it closes their connections. */
   shutdownTimeoutMs: number;
+  /** Requests per minute for one tenant (or one IP address, for requests without a known tenant); 0 turns it off. */
+  rateLimitPerMinute: number;
+  /** How long a client may take to send the request headers, in ms: bounds slow-header (slowloris) connections. */
+  headersTimeoutMs: number;
+  /** How long a client may take to send the whole request, headers and body, in ms. */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open between requests, in ms. */
+  keepAliveTimeoutMs: number;
+  /** The largest request head (request line and headers) accepted, in bytes. */
+  maxHeaderSize: number;
 }
 
 export class ConfigError extends Error {
@@ -77,6 +87,18 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
   if (bodyLimit === undefined || bodyLimit < 1024 || bodyLimit > 256 * 1024 * 1024) {
     throw new ConfigError(`BODY_LIMIT must be a size from 1kb to 256mb such as "4mb", not "${env.BODY_LIMIT}"`);
   }
+  const maxHeaderSize = size(env.MAX_HEADER_SIZE ?? '16kb');
+  if (maxHeaderSize === undefined || maxHeaderSize < 4 * 1024 || maxHeaderSize > 64 * 1024) {
+    throw new ConfigError(`MAX_HEADER_SIZE must be a size from 4kb to 64kb such as "16kb", not "${env.MAX_HEADER_SIZE}"`);
+  }
+  const headersTimeoutMs = integer(env, 'HEADERS_TIMEOUT_MS', 20_000, 1_000, 600_000);
+  const requestTimeoutMs = integer(env, 'REQUEST_TIMEOUT_MS', 120_000, 1_000, 3_600_000);
+  // Node refuses to start a server whose headers timeout is longer than its request timeout.
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(
+      `HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not be longer than REQUEST_TIMEOUT_MS (${requestTimeoutMs})`,
+    );
+  }
   const logLevel = (env.LOG_LEVEL ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${env.LOG_LEVEL}"`);
@@ -89,5 +111,10 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     bodyLimit,
     logLevel,
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 5_000, 1_000, 600_000),
+    maxHeaderSize,
   };
 }

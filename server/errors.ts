@@ -2,7 +2,8 @@
  * Every error the stub sends is an RFC 9457 problem details document built here. The catalogue below is the one
  * place that decides each problem's status and title; the error handler turns anything thrown into one of them.
  */
-import type { ErrorRequestHandler } from 'express';
+import { STATUS_CODES } from 'node:http';
+import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import type { components } from '../generated/schema.js';
 
@@ -19,9 +20,14 @@ export const PROBLEMS = {
   'invalid-tenant': { status: 401, title: 'The tenant is missing, malformed or unknown' },
   'not-found': { status: 404, title: 'There is nothing at this path' },
   'method-not-allowed': { status: 405, title: 'This method is not allowed on this path' },
+  'request-timeout': { status: 408, title: 'The request did not arrive in time' },
   'external-user-id-conflict': { status: 409, title: 'An external_user_id is already in use' },
+  'idempotency-key-in-flight': { status: 409, title: 'A request with this Idempotency-Key is still being processed' },
   'body-too-large': { status: 413, title: 'The request body is too large' },
   'unsupported-media-type': { status: 415, title: 'The request body must be JSON' },
+  'idempotency-key-reused': { status: 422, title: 'The Idempotency-Key was used for a different request' },
+  'rate-limited': { status: 429, title: 'Too many requests' },
+  'headers-too-large': { status: 431, title: 'The request headers are too large' },
   'internal-error': { status: 500, title: 'Something went wrong on our side' },
   unavailable: { status: 503, title: 'The service is not available right now' },
 } as const;
@@ -136,6 +142,28 @@ export function classify(error: unknown): ApiError {
   );
 }
 
+/**
+ * Maps an error Node raises on a connection before Express sees a request (its `clientError` event) onto the
+ * catalogue.
+ */
+export function classifyClientError(error: { code?: string }): ApiError {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return new ApiError(
+        'headers-too-large',
+        'The request line and headers are larger than the server accepts; send fewer or shorter headers. No user was created.',
+      );
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new ApiError(
+        'request-timeout',
+        'The request headers or body did not arrive in time, so the connection is closed. No user was created.',
+      );
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return new ApiError('body-too-large', 'The chunk extensions of the body are too large. No user was created.');
+  }
+  return new ApiError('invalid-request', 'The request is not well-formed HTTP/1.1. No user was created.');
+}
+
 /** The request id pino-http assigned, for problems and logs. */
 export function requestIdOf(req: { id?: unknown }): string {
   return typeof req.id === 'string' ? req.id : String(req.id ?? 'unknown');
@@ -156,12 +184,39 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    const problem = toProblem(apiError, requestId);
-    // Sent as a string, not through res.json: the response validator hooks res.json, and the problem is
-    // already typed from the contract.
-    res
-      .status(problem.status)
-      .set({ ...apiError.headers, 'content-type': 'application/problem+json' })
-      .send(JSON.stringify(problem));
+    sendProblem(res, toProblem(apiError, requestId), apiError.headers);
   };
+}
+
+/** Writes a problem built by toProblem, now or (replayed for an Idempotency-Key) earlier. */
+export function sendProblem(res: Response, problem: Problem, headers?: Record<string, string>): void {
+  // Sent as a string, not through res.json: the response validator hooks res.json, and the problem is
+  // already typed from the contract.
+  res
+    .status(problem.status)
+    .set({ ...headers, 'content-type': 'application/problem+json' })
+    .send(JSON.stringify(problem));
+}
+
+/**
+ * A problem as a whole HTTP/1.1 response, for what Node refuses before Express sees a request (headers too large,
+ * a request too slow to arrive); the connection closes after it. Helmet never runs for these, so the headers that
+ * matter for an error body are set here.
+ * @example socket.end(rawProblemResponse(new ApiError('request-timeout', 'Send it faster.'), randomUUID()));
+ */
+export function rawProblemResponse(error: ApiError, requestId: string): string {
+  const problem = toProblem(error, requestId);
+  const body = JSON.stringify(problem);
+  return [
+    `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ''}`,
+    'Content-Type: application/problem+json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    `x-request-id: ${requestId}`,
+    'Cache-Control: no-store',
+    'X-Content-Type-Options: nosniff',
+    "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'",
+    'Connection: close',
+    '',
+    body,
+  ].join('\r\n');
 }

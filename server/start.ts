@@ -2,12 +2,14 @@
  * Opens the database, provisions the configured tenants and listens: what `npm start` does, as a function tests
  * can call with port 0.
  */
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { createApp, type AppOptions } from './app.js';
 import type { Config } from './config.js';
+import { classifyClientError, rawProblemResponse } from './errors.js';
 import { createLogger } from './logger.js';
 import { openSqliteStorage } from './storage/sqlite.js';
 import type { Storage } from './storage/storage.js';
@@ -38,9 +40,38 @@ export async function startServer(
   const logger = extra.logger ?? createLogger(config.logLevel);
   const storage = openStorage(config);
   for (const tenant of config.tenants) await storage.provisionTenant(tenant);
-  const app = await createApp({ storage, logger, bodyLimit: config.bodyLimit, ...extra });
+  const app = await createApp({
+    storage,
+    logger,
+    bodyLimit: config.bodyLimit,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+    ...extra,
+  });
 
-  const server = app.listen(config.port, config.host);
+  const server = createServer(
+    {
+      maxHeaderSize: config.maxHeaderSize,
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      // Node looks for expired headers and requests only this often (30 s by default), so a timeout fires up to
+      // one interval late; a quarter of the headers timeout keeps that small.
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(config.headersTimeoutMs / 4)),
+    },
+    app,
+  );
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  // Node answers these itself with a bare status line; answer with the catalogue's problem instead.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    if (error.code === 'ECONNRESET' || !socket.writable || socket.bytesWritten > 0) {
+      socket.destroy();
+      return;
+    }
+    const requestId = randomUUID();
+    const apiError = classifyClientError(error);
+    logger.info({ requestId, code: error.code, status: apiError.status }, 'connection refused before routing');
+    socket.end(rawProblemResponse(apiError, requestId));
+  });
+  server.listen(config.port, config.host);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;

@@ -6,17 +6,20 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
+  type BatchOutcome,
   type CreateUser,
   duplicatesInBatch,
   ExternalUserIdConflict,
+  type IdempotentRequest,
+  type IdempotentResult,
   newUser,
   type Storage,
   type User,
 } from './storage.js';
 import { uuidv7 } from './uuid.js';
 
-/** Each migration runs once, in order, in its own transaction; applied versions are recorded. */
-const MIGRATIONS: { version: number; sql: string }[] = [
+/** Each migration runs once, in order, in its own transaction; applied versions are recorded. Never edit one. */
+export const MIGRATIONS: readonly { version: number; sql: string }[] = [
   {
     version: 1,
     sql: `
@@ -46,7 +49,28 @@ const MIGRATIONS: { version: number; sql: string }[] = [
       CREATE INDEX user_vacations_by_user ON user_vacations (user_seq, start_at);
     `,
   },
+  {
+    version: 2,
+    // A rowid table, not WITHOUT ROWID: a stored response can hold 1000 users, far over the row size WITHOUT ROWID
+    // tables are meant for.
+    sql: `
+      CREATE TABLE idempotency_keys (
+        seq INTEGER PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants (id),
+        key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        response_status INTEGER NOT NULL,
+        response_body TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (tenant_id, key)
+      );
+      CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+    `,
+  },
 ];
+
+/** Expired keys deleted per idempotent write: enough to outpace new keys, small enough not to stall a batch. */
+const PRUNE_BATCH = 100;
 
 interface UserRow {
   seq: number;
@@ -111,7 +135,22 @@ export function openSqliteStorage(path: string): Storage {
       WHERE u.tenant_id = ? ORDER BY v.user_seq, v.start_at`,
   );
 
-  const createBatch = db.transaction((tenantId: string, users: readonly CreateUser[]): User[] => {
+  const findKey = db.prepare<[string, string, string], { fingerprint: string; response_status: number; response_body: string }>(
+    `SELECT fingerprint, response_status, response_body FROM idempotency_keys
+      WHERE tenant_id = ? AND key = ? AND created_at >= ?`,
+  );
+  const dropKey = db.prepare('DELETE FROM idempotency_keys WHERE tenant_id = ? AND key = ?');
+  const pruneKeys = db.prepare(
+    `DELETE FROM idempotency_keys WHERE seq IN
+       (SELECT seq FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ${PRUNE_BATCH})`,
+  );
+  const insertKey = db.prepare(
+    `INSERT INTO idempotency_keys (tenant_id, key, fingerprint, response_status, response_body, created_at)
+     VALUES (?, ?, ?, ?, ?, ?)`,
+  );
+
+  /** Checks and stores one batch; runs inside the caller's transaction and stores nothing on a conflict. */
+  const runBatch = (tenantId: string, users: readonly CreateUser[]): BatchOutcome => {
     const conflicts = duplicatesInBatch(users);
     const taken = new Set(
       takenIds.all(tenantId, JSON.stringify(users.map((u) => u.external_user_id))).map((r) => r.external_user_id),
@@ -121,19 +160,55 @@ export function openSqliteStorage(path: string): Storage {
         conflicts.push({ index, reason: `${user.external_user_id} is already used by a user of this tenant` });
       }
     });
-    if (conflicts.length > 0) throw new ExternalUserIdConflict(conflicts.sort((a, b) => a.index - b.index));
+    if (conflicts.length > 0) return { conflict: new ExternalUserIdConflict(conflicts.sort((a, b) => a.index - b.index)) };
 
     const createdAt = new Date().toISOString();
-    return users.map((input) => {
-      const user = newUser(input, uuidv7(), createdAt);
-      insertUser.run({ ...user, tenant_id: tenantId });
-      return user;
-    });
+    return {
+      users: users.map((input) => {
+        const user = newUser(input, uuidv7(), createdAt);
+        insertUser.run({ ...user, tenant_id: tenantId });
+        return user;
+      }),
+    };
+  };
+
+  const createBatch = db.transaction((tenantId: string, users: readonly CreateUser[]): User[] => {
+    const outcome = runBatch(tenantId, users);
+    if ('conflict' in outcome) throw outcome.conflict;
+    return outcome.users;
   });
+
+  // Run IMMEDIATE, so the write lock is taken before the key is looked up: a second process on the same file
+  // waits here and then finds the first one's key, instead of both missing it.
+  const createIdempotent = db.transaction(
+    (tenantId: string, users: readonly CreateUser[], request: IdempotentRequest): IdempotentResult => {
+      const notBefore = request.notBefore.toISOString();
+      const found = findKey.get(tenantId, request.key, notBefore);
+      if (found) {
+        if (found.fingerprint !== request.fingerprint) return { kind: 'key-reused' };
+        return { kind: 'replayed', response: { status: found.response_status, body: JSON.parse(found.response_body) } };
+      }
+      dropKey.run(tenantId, request.key);
+      pruneKeys.run(notBefore);
+      const response = request.respond(runBatch(tenantId, users));
+      insertKey.run(
+        tenantId,
+        request.key,
+        request.fingerprint,
+        response.status,
+        JSON.stringify(response.body),
+        new Date().toISOString(),
+      );
+      return { kind: 'executed', response };
+    },
+  );
 
   return {
     async createUsers(tenantId, users) {
       return createBatch.immediate(tenantId.toLowerCase(), users);
+    },
+    async createUsersIdempotently(tenantId, users, request) {
+      return createIdempotent.immediate(tenantId.toLowerCase(), users, request);
     },
     async provisionTenant(tenantId) {
       insertTenant.run(tenantId.toLowerCase(), new Date().toISOString());

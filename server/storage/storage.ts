@@ -18,6 +18,39 @@ export class ExternalUserIdConflict extends Error {
   }
 }
 
+/** A response kept with an idempotency key, replayed as it was first sent. */
+export interface StoredResponse {
+  status: number;
+  /** The JSON body, exactly as first sent. */
+  body: unknown;
+}
+
+/** What a batch came to inside its transaction: every user created, or refused for taken external_user_ids. */
+export type BatchOutcome = { users: User[] } | { conflict: ExternalUserIdConflict };
+
+/** A batch sent with an Idempotency-Key: what the storage needs to record it, or to find it again. */
+export interface IdempotentRequest {
+  /** The Idempotency-Key header, exactly as sent; scoped to the tenant. */
+  key: string;
+  /** A digest of the operation and its canonical body: the same key with another fingerprint is a misuse. */
+  fingerprint: string;
+  /** Keys recorded before this moment are treated as absent (and may be pruned). */
+  notBefore: Date;
+  /**
+   * The response a batch outcome is answered with. Called inside the transaction, so what it returns is stored
+   * with the users or not at all; it must not throw or wait.
+   */
+  respond(outcome: BatchOutcome): StoredResponse;
+}
+
+export type IdempotentResult =
+  /** The batch ran under this key for the first time; `response` was stored in its transaction. */
+  | { kind: 'executed'; response: StoredResponse }
+  /** The key was recorded with the same fingerprint: nothing ran, `response` is the one stored then. */
+  | { kind: 'replayed'; response: StoredResponse }
+  /** The key was recorded with another fingerprint: nothing ran or was stored. */
+  | { kind: 'key-reused' };
+
 /** Thrown when the database cannot be reached; the API answers 503. */
 export class StorageUnavailable extends Error {
   override name = 'StorageUnavailable';
@@ -30,6 +63,15 @@ export interface Storage {
    * Throws ExternalUserIdConflict, storing nothing, when an external_user_id is taken or repeats in the batch.
    */
   createUsers(tenantId: string, users: readonly CreateUser[]): Promise<User[]>;
+  /**
+   * createUsers under an idempotency key, in ONE transaction: if the tenant recorded the key since `notBefore`,
+   * nothing runs and the stored response is returned (or `key-reused` for another fingerprint); otherwise the batch
+   * runs, and its outcome, answered by `request.respond`, is recorded under (tenant, key) with the users, even when
+   * the outcome is a conflict. A failure stores neither. Engines that run transactions in parallel enforce
+   * UNIQUE (tenant_id, key): the call that loses the race stores nothing of its own and answers from the winner's
+   * record, so one key never creates two batches.
+   */
+  createUsersIdempotently(tenantId: string, users: readonly CreateUser[], request: IdempotentRequest): Promise<IdempotentResult>;
   /** Creates the tenant if it does not exist yet; safe to repeat. */
   provisionTenant(tenantId: string): Promise<void>;
   /** Whether the tenant exists (ids are compared in lower case). */

@@ -76,3 +76,32 @@ export function contractViolations(operationId: string, status: number, contentT
   if (validate(body)) return [];
   return (validate.errors ?? []).map((e) => `${e.instancePath || '(body)'} ${e.message ?? 'is invalid'}`);
 }
+
+/**
+ * Checks the documented headers of one response: each one sent must match its schema (an integer header as the
+ * digits it is written with), and each required one must be sent. Returns a list of violations.
+ */
+export function headerViolations(operationId: string, status: number, headers: Headers): string[] {
+  const response = operation(operationId).op.responses[String(status)];
+  if (!response) return [`status ${status} is not documented for ${operationId}`];
+  type HeaderObject = { schema: Json & { type?: string }; required?: boolean; $ref?: string };
+  const documented = (deref(response).headers ?? {}) as Record<string, HeaderObject>;
+  const violations: string[] = [];
+  for (const [name, ref] of Object.entries(documented)) {
+    const header = deref(ref);
+    const value = headers.get(name);
+    if (value === null) {
+      if (header.required) violations.push(`the required ${name} header is missing`);
+      continue;
+    }
+    const key = `${operationId} ${status} header ${name}`;
+    let validate = validators.get(key);
+    if (!validate) {
+      validate = ajv.compile(header.schema);
+      validators.set(key, validate);
+    }
+    const typed = header.schema.type === 'integer' && /^-?[0-9]+$/.test(value) ? Number(value) : value;
+    if (!validate(typed)) violations.push(`header ${name}: ${JSON.stringify(value)} ${ajv.errorsText(validate.errors)}`);
+  }
+  return violations;
+}

@@ -227,6 +227,16 @@ describe('POST /api/v1/public/users/batch on the stub', () => {
       const made = await post(stub.url, { users: [] }, { ...JSON_HEADERS, 'x-request-id': 'bad id <script>' });
       expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     });
+
+    it('keeps a problem within the contract however long the x-request-id: ids over 191 characters are replaced', async () => {
+      const longest = await post(stub.url, { users: [] }, { ...JSON_HEADERS, 'x-request-id': 'r'.repeat(191) });
+      const tooLong = await post(stub.url, { users: [] }, { ...JSON_HEADERS, 'x-request-id': 'r'.repeat(192) });
+
+      expect(longest.headers.get('x-request-id')).toBe('r'.repeat(191));
+      expectProblem(longest, 400, 'invalid-request');
+      expect(tooLong.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+      expectProblem(tooLong, 400, 'invalid-request');
+    });
   });
 });
 

@@ -11,6 +11,11 @@ describe('parseConfig', () => {
       bodyLimit: 4 * 1024 * 1024,
       logLevel: 'info',
       shutdownTimeoutMs: 10_000,
+      rateLimitPerMinute: 600,
+      headersTimeoutMs: 20_000,
+      requestTimeoutMs: 120_000,
+      keepAliveTimeoutMs: 5_000,
+      maxHeaderSize: 16 * 1024,
     });
   });
 
@@ -37,8 +42,36 @@ describe('parseConfig', () => {
     ['BODY_LIMIT', '10', /BODY_LIMIT must be a size/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL must be one of/],
     ['SHUTDOWN_TIMEOUT_MS', '-1', /SHUTDOWN_TIMEOUT_MS/],
+    ['RATE_LIMIT_PER_MINUTE', '-5', /RATE_LIMIT_PER_MINUTE must be a whole number from 0/],
+    ['HEADERS_TIMEOUT_MS', '500', /HEADERS_TIMEOUT_MS must be a whole number from 1000/],
+    ['REQUEST_TIMEOUT_MS', 'soon', /REQUEST_TIMEOUT_MS must be a whole number/],
+    ['KEEP_ALIVE_TIMEOUT_MS', '0', /KEEP_ALIVE_TIMEOUT_MS must be a whole number from 1000/],
+    ['MAX_HEADER_SIZE', '1mb', /MAX_HEADER_SIZE must be a size from 4kb to 64kb/],
   ])('stops on a bad %s (%s) with a message naming it', (key, value, message) => {
     expect(() => parseConfig({ [key]: value })).toThrow(ConfigError);
     expect(() => parseConfig({ [key]: value })).toThrow(message);
+  });
+
+  it('reads the limits, with 0 turning rate limiting off', () => {
+    const config = parseConfig({
+      RATE_LIMIT_PER_MINUTE: '0',
+      HEADERS_TIMEOUT_MS: '5000',
+      REQUEST_TIMEOUT_MS: '30000',
+      KEEP_ALIVE_TIMEOUT_MS: '65000',
+      MAX_HEADER_SIZE: '8kb',
+    });
+    expect(config).toMatchObject({
+      rateLimitPerMinute: 0,
+      headersTimeoutMs: 5_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 65_000,
+      maxHeaderSize: 8 * 1024,
+    });
+  });
+
+  it('stops when the headers timeout is longer than the request timeout, which Node would refuse', () => {
+    expect(() => parseConfig({ HEADERS_TIMEOUT_MS: '60000', REQUEST_TIMEOUT_MS: '30000' })).toThrow(
+      /HEADERS_TIMEOUT_MS \(60000\) must not be longer than REQUEST_TIMEOUT_MS \(30000\)/,
+    );
   });
 });

@@ -1,0 +1,85 @@
+import { connect } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../../server/start.js';
+import { BATCH_PATH, startStub, TENANT } from '../helpers/stub.js';
+
+/** Writes raw bytes to the stub, then collects what comes back until the server closes the connection. */
+function exchange(url: string, write: (send: (text: string) => void) => void): Promise<{ text: string; ms: number }> {
+  const { hostname, port } = new URL(url);
+  const started = Date.now();
+  return new Promise((done, fail) => {
+    const socket = connect(Number(port), hostname, () => write((text) => socket.write(text)));
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk) => (text += chunk));
+    socket.on('close', () => done({ text, ms: Date.now() - started }));
+    socket.on('error', fail);
+  });
+}
+
+/** Splits a raw HTTP/1.1 response into its status, lower-cased headers and body. */
+function parse(text: string) {
+  const [head = '', body = ''] = text.split('\r\n\r\n');
+  const [statusLine = '', ...lines] = head.split('\r\n');
+  const headers = Object.fromEntries(
+    lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+  );
+  return { status: Number(statusLine.split(' ')[1]), headers, body: JSON.parse(body) as Record<string, unknown> };
+}
+
+/** Asserts a raw answer is the catalogue's problem of this status and kind, with its request id as instance. */
+function expectRawProblem(text: string, status: number, kind: string) {
+  const { status: got, headers, body } = parse(text);
+  expect(got).toBe(status);
+  expect(headers['content-type']).toBe('application/problem+json');
+  expect(headers['connection']).toBe('close');
+  expect(headers['cache-control']).toBe('no-store');
+  expect(headers['x-content-type-options']).toBe('nosniff');
+  expect(body).toMatchObject({ type: `https://api.hesh.app/problems/${kind}`, status });
+  expect(body.instance).toBe(`urn:uuid:${headers['x-request-id']}`);
+}
+
+describe('startServer: limits of the HTTP server', () => {
+  let stub: RunningServer | undefined;
+  afterEach(async () => {
+    await stub?.close();
+    stub = undefined;
+  });
+
+  it('applies the configured timeouts to the server', async () => {
+    stub = await startStub({ HEADERS_TIMEOUT_MS: '7000', REQUEST_TIMEOUT_MS: '9000', KEEP_ALIVE_TIMEOUT_MS: '11000' });
+    expect(stub.server.headersTimeout).toBe(7000);
+    expect(stub.server.requestTimeout).toBe(9000);
+    expect(stub.server.keepAliveTimeout).toBe(11000);
+  });
+
+  it('refuses headers over MAX_HEADER_SIZE with a 431 problem and closes the connection', async () => {
+    // 5000 bytes pass Node's own default of 16 KiB: only the configured 4 KiB refuses them.
+    stub = await startStub({ MAX_HEADER_SIZE: '4kb' });
+    const { text } = await exchange(stub.url, (send) =>
+      send(`POST ${BATCH_PATH} HTTP/1.1\r\nHost: x\r\nx-tenant-id: ${TENANT}\r\nx-padding: ${'a'.repeat(5000)}\r\n\r\n`),
+    );
+    expectRawProblem(text, 431, 'headers-too-large');
+  });
+
+  it('answers headers that do not arrive within HEADERS_TIMEOUT_MS with a 408 problem, about on time', async () => {
+    stub = await startStub({ HEADERS_TIMEOUT_MS: '1000', REQUEST_TIMEOUT_MS: '5000' });
+    const { text, ms } = await exchange(stub.url, (send) => send(`POST ${BATCH_PATH} HTTP/1.1\r\nHost: x\r\n`));
+    expectRawProblem(text, 408, 'request-timeout');
+    // Node checks every quarter of the headers timeout here, so the answer is at most that late.
+    expect(ms).toBeGreaterThanOrEqual(900);
+    expect(ms).toBeLessThan(3000);
+  });
+
+  it('answers a body that does not arrive within REQUEST_TIMEOUT_MS with a 408 problem', async () => {
+    stub = await startStub({ HEADERS_TIMEOUT_MS: '1000', REQUEST_TIMEOUT_MS: '1500' });
+    const { text, ms } = await exchange(stub.url, (send) =>
+      send(
+        `POST ${BATCH_PATH} HTTP/1.1\r\nHost: x\r\nx-tenant-id: ${TENANT}\r\ncontent-type: application/json\r\n` +
+          `content-length: 1000\r\n\r\n{"users": [`,
+      ),
+    );
+    expectRawProblem(text, 408, 'request-timeout');
+    expect(ms).toBeLessThan(4000);
+  });
+});
