@@ -22,7 +22,8 @@ export interface paths {
          *     appears twice in the batch (`409`, listing each one). The same `external_user_id` may exist in other tenants.
          *
          *     **Retrying safely.** Send an `Idempotency-Key` with each batch (a new UUID v4 per batch) and, after a timeout,
-         *     a dropped connection or a `500`, send the same body again with the same key. The same key with the same body
+         *     a dropped connection, a `500` or a `503`, send the same body again with the same key (after a `503`, wait the
+         *     `Retry-After` seconds first). The same key with the same body
          *     within 24 hours creates nothing and gets the first response again (the same status and body, the same user
          *     ids) with `Idempotent-Replayed: true`. The same key with a different body is refused with `422`
          *     (`idempotency-key-reused`): a new batch needs a new key. A retry that arrives while the first request is still
@@ -45,6 +46,7 @@ export interface paths {
          *     | The body breaks the schema | `code=400, example=InvalidUsers` |
          *     | The body is not well-formed JSON | `code=400, example=MalformedJson` |
          *     | No `x-tenant-id`, or an unknown tenant | `code=401, example=MissingTenant` or `code=401, example=UnknownTenant` |
+         *     | The request did not arrive in time (the connection is closed) | `code=408, example=RequestTimeout` |
          *     | An `external_user_id` already used in the tenant | `code=409, example=ExternalUserIdTaken` |
          *     | The same `external_user_id` twice in the batch | `code=409, example=DuplicateInBatch` |
          *     | The first request with this `Idempotency-Key` is still running | `code=409, example=IdempotencyKeyInFlight` |
@@ -52,7 +54,9 @@ export interface paths {
          *     | The body is not `application/json` | `code=415, example=NotJson` |
          *     | The `Idempotency-Key` was used with another body | `code=422, example=IdempotencyKeyReused` |
          *     | Too many requests this minute | `code=429, example=RateLimited` |
+         *     | The request line and headers are over the size limit | `code=431, example=HeadersTooLarge` |
          *     | The server failed | `code=500, example=UnexpectedError` |
+         *     | The server cannot reach its database for a moment | `code=503, example=DatabaseUnavailable` |
          *
          *     `code=` alone answers that status's first example. Always name the status with an example: without `code=`,
          *     the mock looks for the name among the `200` examples (`TwoUsers`, `RequiredFieldsOnly`) and answers `404`.
@@ -284,6 +288,16 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The request line, headers or body did not arrive within the server's time limits (20 s for the headers and 120 s for the whole request by default). The connection is closed and nothing was created; send the request again. */
+        RequestTimeout: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description An external_user_id is already used by a user of this tenant, or appears twice in the batch; each is listed in errors. Or a request with the same Idempotency-Key is still being processed (idempotency-key-in-flight); send it again in a moment. Nothing was created. */
         Conflict: {
             headers: {
@@ -346,10 +360,33 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The request line and headers are larger than the server accepts (16 KB by default). The connection is closed and nothing was created. Headers far over the limit may be cut off before this answer can be read. */
+        RequestHeaderFieldsTooLarge: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The server failed; nothing was created. The problem carries no internals; quote its instance to support. */
         InternalServerError: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The server cannot reach its database for a moment (it is restarting, failing over, or out of connections). Nothing was created, or, if the connection was lost while the batch was being committed, nothing was acknowledged: send the same request again after Retry-After seconds, with the same Idempotency-Key, and it is either created or replayed, never created twice. */
+        ServiceUnavailable: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                "Retry-After": components["headers"]["RetryAfter"];
                 RateLimit: components["headers"]["RateLimit"];
                 "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                 [name: string]: unknown;
@@ -418,7 +455,10 @@ export interface components {
          *     that produced it, not this one (whose id is in `x-request-id`).
          */
         IdempotentReplayed: "true";
-        /** @description How many seconds to wait before the next request can be accepted: when the current rate-limit window ends. */
+        /**
+         * @description How many seconds to wait before sending the request again: on a `429`, until the current rate-limit window ends;
+         *     on a `503`, about as long as the database takes to come back.
+         */
         RetryAfter: number;
     };
     pathItems: never;
@@ -462,12 +502,15 @@ export interface operations {
             200: components["responses"]["UsersCreated"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["ContentTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableContent"];
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
             500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
 }

@@ -20,6 +20,11 @@ import type { AddressInfo } from 'node:net';
 
 /** The stub's default BODY_LIMIT (server/config.ts): the mock refuses what the stub would. */
 const BODY_LIMIT = 4 * 1024 * 1024;
+/** Where Prism's message names the property a violation is about, by violation code. */
+const PROPERTY_IN_MESSAGE: Record<string, RegExp> = {
+  additionalProperties: /; found '(.*)'$/s,
+  required: /must have required property '(.*)'$/s,
+};
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host', 'upgrade']);
 
 interface Spec {
@@ -79,9 +84,12 @@ export async function startContractFront(options: {
 
   /** The contract's 400 problem for Prism's violations: a pointer into the body for each one. */
   const invalidRequest = (header: string) => {
-    const found = JSON.parse(header) as { location: string[]; message: string }[];
-    const errors = found.map(({ location, message }) => {
+    const found = JSON.parse(header) as { location: string[]; message: string; code?: string }[];
+    const errors = found.map(({ location, message, code }) => {
       const [, part, ...path] = location;
+      // Like the stub, point at the unknown or missing property itself, which Prism names only in its message.
+      const named = PROPERTY_IN_MESSAGE[code ?? '']?.exec(message)?.[1];
+      if (named !== undefined) path.push(named);
       const pointer = path.map((key) => `/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
       return part === 'body' ? { pointer, detail: message } : { pointer: '', detail: `${part} ${path.join('.')}: ${message}` };
     });

@@ -208,7 +208,8 @@ describe('startMock() on generated/openapi.json (static examples, the default)',
   // example, whatever is wrong; the contract front turns Prism's violations into the 400 the contract documents.
   it.each([
     ['an empty users array', { users: [] }, '/users'],
-    ['an unknown property', { users: [{ ...user, role: 'admin' }] }, '/users/0'],
+    ['an unknown property', { users: [{ ...user, 'ro/le': 'admin' }] }, '/users/0/ro~1le'],
+    ['a missing property', { users: [{ ...user, email: undefined }] }, '/users/0/email'],
     ['a bad email', { users: [{ ...user, email: 'not-an-email' }] }, '/users/0/email'],
   ])('answers %s with 400 invalid-request and a pointer to the mistake', async (_, body, pointer) => {
     const reply = await post(mock.url, body);

@@ -1,0 +1,223 @@
+/**
+ * The docs page as a reader sees it: Debian's Chromium, driven by playwright-core, opens GET /docs on the stub and
+ * reads what Redoc rendered. Every request that would leave loopback is aborted and recorded; the page is built to
+ * need none. CI installs Chromium (.ci/run); without it these tests fail, they never skip.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDocs } from '../../scripts/build-docs.js';
+import type { RunningServer } from '../../server/start.js';
+import { deref, documentedStatuses, operation } from '../helpers/contract.js';
+import { startStub } from '../helpers/stub.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+// Headless, and nothing of Chromium's own that phones home (updates, sync, field trials, QUIC probes).
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+];
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+const SCREENSHOT = resolve(import.meta.dirname, '..', '..', 'build', 'screenshots', 'docs.png');
+const OPERATION_ID = 'createUsersBatch';
+const VIEWPORT = { width: 1280, height: 800 };
+// Redoc renders on the client; a 2-core machine running other suites can be slow about it.
+const RENDER_TIMEOUT_MS = 20_000;
+
+interface Example {
+  summary?: string;
+  value?: unknown;
+}
+interface MediaType {
+  schema: { $ref?: string; properties?: Record<string, { items?: { $ref?: string } & Record<string, unknown> }> };
+  examples?: Record<string, Example & { $ref?: string }>;
+}
+
+const { op } = operation(OPERATION_ID);
+const { summary } = op as unknown as { summary: string };
+const statuses = documentedStatuses(OPERATION_ID).map(String);
+
+let workDir = '';
+let stub: RunningServer | undefined;
+let context: BrowserContext | undefined;
+let page: Page;
+let samples: Locator;
+/** Requests that tried to leave loopback, aborted. */
+const offsite: string[] = [];
+/** Every request the page made. */
+const requested: string[] = [];
+const consoleErrors: string[] = [];
+
+const MISSING_CHROMIUM =
+  `Chromium is not installed at ${CHROMIUM}: run \`apt-get update && apt-get install -y chromium\` as root ` +
+  '(.ci/run installs it in CI). Do not use `npx playwright install`: this test drives Debian\'s Chromium.';
+
+// Its own test, so that a machine without Chromium shows one red test that says what to do, never a skip.
+it(`finds Chromium at ${CHROMIUM}`, () => {
+  expect(existsSync(CHROMIUM), MISSING_CHROMIUM).toBe(true);
+});
+
+describe('GET /docs, read in Chromium', () => {
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(MISSING_CHROMIUM);
+    workDir = await mkdtemp(join(tmpdir(), 'hesh-docs-browser-'));
+    // Its own copy of the page: test/docs/docs.test.ts builds build/docs/index.html at the same time.
+    const docsFile = await buildDocs(join(workDir, 'docs', 'index.html'));
+    stub = await startStub({}, undefined, docsFile);
+
+    context = await chromium.launchPersistentContext(join(workDir, 'profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: VIEWPORT,
+    });
+    // On the context, so that a popup or a frame is held to the same rule as the page.
+    await context.route('**/*', (route) => {
+      const url = new URL(route.request().url());
+      if (LOOPBACK.has(url.hostname)) return route.continue();
+      offsite.push(url.href);
+      return route.abort('blockedbyclient');
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('request', (request) => requested.push(request.url()));
+    page.on('websocket', (socket) => offsite.push(socket.url()));
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(`console.error: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => consoleErrors.push(`page error: ${error.message}`));
+
+    await page.goto(`${stub.url}/docs`, { waitUntil: 'load' });
+    // Redoc 3 shows each tag folded; a reader unfolds it.
+    await page.getByText('+ Show', { exact: true }).click({ timeout: RENDER_TIMEOUT_MS });
+    samples = page.getByTestId('right-panel').filter({ has: page.getByTestId('json-viewer') });
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await stub?.close();
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  });
+
+  it(`renders the operation "${summary}"`, async () => {
+    await expectVisible(page.getByRole('heading', { name: summary }));
+    expect(await page.title()).toBe('Hesh public Users API');
+  });
+
+  it('renders the request schema with every property of a user to create', async () => {
+    const body = deref(op.requestBody!).content!['application/json']!;
+    const user = deref(deref((body as MediaType).schema).properties!.users!.items!) as { properties: object };
+    const names = Object.keys(user.properties);
+    expect(names).toEqual(expect.arrayContaining(['external_user_id', 'email', 'first_name', 'last_name']));
+
+    // Redoc renders a nested schema once it scrolls into view, as a reader's scrolling does. The ids are Redoc's
+    // deep-link anchors of the request body's properties.
+    await page.locator('[id$="/t=request&path=users"]').scrollIntoViewIfNeeded({ timeout: RENDER_TIMEOUT_MS });
+    for (const name of names) {
+      const property = page.locator(`[id$="/t=request&path=users[]/${name}"]`);
+      await expectVisible(property.locator('.schema-name', { hasText: name }));
+    }
+  });
+
+  it('renders one response tab for each status the contract documents, and each one opens', async () => {
+    const tabs = page.getByRole('tablist', { name: 'Response status' }).getByRole('tab');
+    await expectVisible(tabs.first());
+
+    expect(await tabs.allInnerTexts()).toEqual(statuses);
+    for (const status of statuses) {
+      const tab = tabs.filter({ hasText: new RegExp(`^${status}$`) });
+      await tab.click();
+      expect(await tab.getAttribute('aria-selected')).toBe('true');
+    }
+  });
+
+  it('renders the examples: the request payload, and a named example for every status', async () => {
+    await samples.first().scrollIntoViewIfNeeded();
+    await expectVisible(samples.getByText('Payload', { exact: true }));
+    const payload = samples.getByTestId('json-viewer').first();
+    await samples.getByRole('button', { name: 'Expand all' }).first().click();
+    expect(await payload.innerText()).toContain('vova.smith@example.com');
+
+    for (const status of statuses) {
+      await samples.getByRole('button', { name: status, exact: true }).click();
+      const content = deref(op.responses[status]!).content ?? {};
+      const examples = Object.values((Object.values(content)[0] as MediaType | undefined)?.examples ?? {}).map(deref);
+      if (examples.length === 0) continue;
+      const shown = samples.getByTestId('json-viewer').last();
+      // The first example is shown, named by its summary in a picker when there are several.
+      if (examples.length > 1) await expectVisible(samples.getByText(examples[0]!.summary!, { exact: true }));
+      expect(await shown.innerText(), `the ${status} sample`).toContain(JSON.stringify(firstString(examples[0]!.value)));
+      if (status === '200') expect(await shown.innerText()).toContain('vova.smith@example.com');
+    }
+  });
+
+  it('sends no request anywhere but the stub on loopback', () => {
+    expect(offsite).toEqual([]);
+    expect(requested.length).toBeGreaterThan(0);
+    expect(requested.filter((url) => !LOOPBACK.has(new URL(url).hostname) && !url.startsWith('data:'))).toEqual([]);
+  });
+
+  it('would have caught one: a request to another origin is aborted and recorded', async () => {
+    // From a blank page of the same browser: the stub's Content-Security-Policy stops the docs page's own fetches
+    // before they reach the network (they would show up as console errors, which the next test forbids).
+    const blank = await context!.newPage();
+    const before = offsite.length;
+
+    const outcome = await blank.evaluate(() =>
+      fetch('https://cdn.redoc.ly/redoc/logo-mini.svg').then(
+        () => 'loaded',
+        () => 'blocked',
+      ),
+    );
+    await blank.close();
+
+    expect(outcome).toBe('blocked');
+    expect(offsite.splice(before)).toEqual(['https://cdn.redoc.ly/redoc/logo-mini.svg']);
+  });
+
+  it('logs no console error and throws no page error', () => {
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('saves a full-page screenshot to build/screenshots/docs.png', async () => {
+    // Back to the 200 response, then down the whole page once: Redoc renders nested schemas as they scroll in.
+    await samples.getByRole('button', { name: '200', exact: true }).click();
+    await page.getByRole('tablist', { name: 'Response status' }).getByRole('tab', { name: '200' }).click();
+    for (let y = 0; y < (await page.evaluate(() => document.documentElement.scrollHeight)); y += VIEWPORT.height / 2) {
+      await page.mouse.wheel(0, VIEWPORT.height / 2);
+      await page.waitForTimeout(50);
+    }
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await mkdir(dirname(SCREENSHOT), { recursive: true });
+
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    const png = await readFile(SCREENSHOT);
+    // The PNG header's height: the whole page, not one viewport.
+    expect(png.readUInt32BE(20)).toBeGreaterThan(VIEWPORT.height * 2);
+    expect((await stat(SCREENSHOT)).size).toBeGreaterThan(50_000);
+  });
+});
+
+/** The first string in a JSON value, depth first: what a sample viewer shows even with its nested nodes folded. */
+function firstString(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  for (const item of Array.isArray(value) ? value : value && typeof value === 'object' ? Object.values(value) : []) {
+    const found = firstString(item);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** Waits until the locator is visible, failing with what was looked for. */
+async function expectVisible(locator: Locator): Promise<void> {
+  await locator.first().waitFor({ state: 'visible', timeout: RENDER_TIMEOUT_MS });
+}
