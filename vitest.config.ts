@@ -1,8 +1,11 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // test/restart/ stops and starts the shared PostgreSQL server, which would break every other file using it if
+    // they ran at the same time: it runs alone, after this run, with vitest.restart.config.ts (npm run test:restart).
+    exclude: [...configDefaults.exclude, 'test/restart/**'],
     // Servers and child processes start in some suites; their start-up is slow on a 2-core machine.
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -10,13 +10,14 @@ import express, { type Express, type RequestHandler } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
+import { rejectIllFormedStrings } from './well-formed.js';
 import { ApiError, errorHandler, requestIdOf } from './errors.js';
 import { createHandlers } from './handlers/index.js';
 import type { Handlers, HandlerDeps, OperationId } from './handlers/types.js';
 import { tenantRateLimit } from './rate-limit.js';
 import { docsContentSecurityPolicy, securityHeaders } from './security.js';
 import type { Storage } from './storage/storage.js';
-import { TENANT_HEADER, tenantOf, tenantSecurityHandler } from './tenant.js';
+import { rethrowTenantLookupFailure, TENANT_HEADER, tenantOf, tenantSecurityHandler } from './tenant.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const SPEC_FILE = join(ROOT, 'generated', 'openapi.json');
@@ -107,6 +108,7 @@ export async function createApp(options: AppOptions): Promise<Express> {
   // request costs no parsing.
   if (rateLimitPerMinute > 0) app.use(tenantRateLimit({ perMinute: rateLimitPerMinute, storage, logger }));
   app.use(express.json({ limit: bodyLimit, type: 'application/json' }));
+  app.use(rejectIllFormedStrings());
   app.use(
     OpenApiValidator.middleware({
       apiSpec: JSON.parse(text),
@@ -128,6 +130,7 @@ export async function createApp(options: AppOptions): Promise<Express> {
     }
   }
 
+  app.use(rethrowTenantLookupFailure());
   app.use(errorHandler(logger));
   return app;
 }

@@ -7,7 +7,19 @@ const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
-export type DatabaseConfig = { kind: 'sqlite'; path: string };
+export type DatabaseConfig =
+  | { kind: 'sqlite'; path: string }
+  | {
+      kind: 'postgres';
+      /** The connection string as given (postgres:// or postgresql://); it may hold a password, so never log it. */
+      url: string;
+      /** Connections each process keeps open at most. */
+      poolSize: number;
+      /** How long one SQL statement may run before PostgreSQL cancels it, in ms. */
+      statementTimeoutMs: number;
+      /** How long opening a connection (or waiting for a free one in the pool) may take, in ms. */
+      connectTimeoutMs: number;
+    };
 
 export interface Config {
   port: number;
@@ -59,21 +71,55 @@ function size(raw: string): number | undefined {
   return match ? Number(match[1]) * UNITS[(match[2] ?? '').toLowerCase()]! : undefined;
 }
 
-function database(raw: string | undefined): DatabaseConfig {
+const POSTGRES_URL = /^postgres(ql)?:\/\//i;
+
+/**
+ * A connection string with its password replaced by `***`, for logs and messages.
+ * @example redactUrl('postgres://hesh:secret@db:5432/hesh') // 'postgres://hesh:***@db:5432/hesh'
+ */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
+}
+
+/** What the log and the start-up banner say about the database: never a password. */
+export function describeDatabase(database: DatabaseConfig): string {
+  return database.kind === 'sqlite' ? `SQLite ${database.path}` : `PostgreSQL ${redactUrl(database.url)}`;
+}
+
+function database(env: NodeJS.ProcessEnv): DatabaseConfig {
+  // The pool keys are checked whichever database is named, so a typo fails at once and not on the day of a switch.
+  const poolSize = integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000);
+  const statementTimeoutMs = integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000, 100, 3_600_000);
+  const connectTimeoutMs = integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5_000, 100, 600_000);
+  const raw = env.DATABASE_URL;
   const url = raw === undefined || raw === '' ? 'file:data/hesh-users.sqlite' : raw;
   if (url === ':memory:' || url === 'file::memory:') return { kind: 'sqlite', path: ':memory:' };
   if (url.startsWith('file:')) {
     const path = url.slice('file:'.length).replace(/^\/\/(?=\/)/, '');
     if (path !== '') return { kind: 'sqlite', path };
   }
+  if (POSTGRES_URL.test(url)) {
+    let host = '';
+    try {
+      host = new URL(url).hostname;
+    } catch {
+      // reported below
+    }
+    // A host may also come from ?host=/run/postgresql (a Unix socket), which the URL parser leaves in the query.
+    if (host !== '' || /[?&]host=/.test(url)) {
+      return { kind: 'postgres', url, poolSize, statementTimeoutMs, connectTimeoutMs };
+    }
+    throw new ConfigError(`DATABASE_URL must name a host, as in postgres://USER:PASSWORD@HOST:5432/DB, not "${redactUrl(url)}"`);
+  }
   throw new ConfigError(
-    `DATABASE_URL must be file:PATH (a SQLite file) or :memory:, not "${url}"`,
+    `DATABASE_URL must be file:PATH (a SQLite file), :memory:, or postgres://USER:PASSWORD@HOST:PORT/DB, not "${redactUrl(url)}"`,
   );
 }
 
 /**
  * Parses the configuration from an environment; throws ConfigError on the first bad value.
  * @example parseConfig({ PORT: '0', DATABASE_URL: ':memory:' }).database // { kind: 'sqlite', path: ':memory:' }
+ * @example parseConfig({ DATABASE_URL: 'postgres://hesh:hesh@127.0.0.1/hesh' }).database.kind // 'postgres'
  */
 export function parseConfig(env: NodeJS.ProcessEnv): Config {
   const tenants = (env.HESH_TENANTS ?? DEFAULT_TENANT)
@@ -106,7 +152,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
   return {
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: env.HOST || '127.0.0.1',
-    database: database(env.DATABASE_URL),
+    database: database(env),
     tenants,
     bodyLimit,
     logLevel,

@@ -13,6 +13,8 @@ export type ProblemError = components['schemas']['ProblemError'];
 const PROBLEM_BASE = 'https://api.hesh.app/problems/';
 /** The contract lists at most this many violations in one problem. */
 const MAX_ERRORS = 1000;
+/** Seconds a client is asked to wait after a 503: about how long a database restart or failover takes. */
+export const UNAVAILABLE_RETRY_AFTER_S = 5;
 
 export const PROBLEMS = {
   'invalid-request': { status: 400, title: 'The request is not valid' },
@@ -74,6 +76,41 @@ interface ThirdPartyError {
   headers?: Record<string, string>;
 }
 
+const MAX_POINTER = 300;
+
+/** Escapes one JSON Pointer reference token (RFC 6901). */
+function escapeToken(token: string): string {
+  return token.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** The value at a JSON Pointer in `body`, or undefined. */
+function at(body: unknown, pointer: string): unknown {
+  if (pointer === '') return body;
+  let value = body;
+  for (const token of pointer.slice(1).split('/')) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[token.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return value;
+}
+
+/**
+ * The validator reports an unknown property as the object's (escaped) pointer, a slash and the property's raw
+ * name, which may itself hold `/` or `~`. Find the split where the name really is a key of that object, and escape
+ * it; a pointer longer than the contract allows points at the object instead, and `detail` names the property.
+ */
+function unknownProperty(pointer: string, body: unknown): { pointer: string; name?: string } {
+  for (let i = pointer.indexOf('/'); i !== -1; i = pointer.indexOf('/', i + 1)) {
+    const object = at(body, pointer.slice(0, i));
+    const name = pointer.slice(i + 1);
+    if (object && typeof object === 'object' && !Array.isArray(object) && Object.hasOwn(object, name)) {
+      const escaped = `${pointer.slice(0, i)}/${escapeToken(name)}`;
+      return escaped.length <= MAX_POINTER ? { pointer: escaped } : { pointer: pointer.slice(0, i), name };
+    }
+  }
+  return { pointer: pointer.length <= MAX_POINTER ? pointer : '' };
+}
+
 /** Turns a validator path such as `/body/users/0/email` into a JSON Pointer into the body. */
 function bodyPointer(path: string | undefined): string {
   if (!path) return '';
@@ -88,7 +125,7 @@ function plural(n: number, word: string): string {
 }
 
 /** Maps anything thrown on the way to a handler (or by it) onto the catalogue; unknown errors become 500. */
-export function classify(error: unknown): ApiError {
+export function classify(error: unknown, body?: unknown): ApiError {
   if (error instanceof ApiError) return error;
   const e = (error ?? {}) as ThirdPartyError;
   // body-parser sets `type`; express-openapi-validator sets `errors`.
@@ -110,10 +147,12 @@ export function classify(error: unknown): ApiError {
   const isResponseError = typeof e.path === 'string' && e.path.startsWith('.response');
   switch (isResponseError ? 500 : e.status) {
     case 400: {
-      const errors = (e.errors ?? []).map((v) => ({
-        pointer: bodyPointer(v.path),
-        detail: v.message ?? 'is not valid',
-      }));
+      const errors = (e.errors ?? []).map((v) => {
+        const detail = v.message ?? 'is not valid';
+        if (v.errorCode !== 'additionalProperties.openapi.validation') return { pointer: bodyPointer(v.path), detail };
+        const found = unknownProperty(bodyPointer(v.path), body);
+        return { pointer: found.pointer, detail: found.name ? `${detail}: ${found.name.slice(0, 100)}` : detail };
+      });
       const found = `${plural(errors.length, 'problem')} found in the request`;
       return new ApiError('invalid-request', `${found}; no user was created.`, errors);
     }
@@ -134,7 +173,12 @@ export function classify(error: unknown): ApiError {
     case 415:
       return new ApiError('unsupported-media-type', 'Send the body as application/json.');
     case 503:
-      return new ApiError('unavailable', 'The database is not reachable; try again shortly.');
+      return new ApiError(
+        'unavailable',
+        'The database is not reachable right now; nothing was created. Send the request again after Retry-After seconds (with the same Idempotency-Key, if it had one).',
+        undefined,
+        { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_S) },
+      );
   }
   return new ApiError(
     'internal-error',
@@ -175,7 +219,7 @@ export function requestIdOf(req: { id?: unknown }): string {
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
-    const apiError = classify(error);
+    const apiError = classify(error, req.body);
     const requestId = requestIdOf(req);
     if (apiError.status >= 500) {
       logger.error({ err: error, requestId }, 'request failed');

@@ -2,7 +2,7 @@
  * `npm start`: the only module with side effects. Reads the config, starts the stub, says where it is, and shuts
  * down gracefully on SIGTERM or SIGINT.
  */
-import { ConfigError, parseConfig, type Config } from './config.js';
+import { ConfigError, describeDatabase, parseConfig, type Config } from './config.js';
 import { startServer } from './start.js';
 
 let config: Config;
@@ -14,9 +14,16 @@ try {
   process.exit(1);
 }
 
-const running = await startServer(config);
+let running: Awaited<ReturnType<typeof startServer>>;
+try {
+  running = await startServer(config);
+} catch (error) {
+  // Most often the database: unreachable, or refusing the credentials. A supervisor restarts the process.
+  console.error(`The stub could not start (database: ${describeDatabase(config.database)}): ${(error as Error).message}`);
+  process.exit(1);
+}
 const { url, logger } = running;
-logger.info({ url, database: config.database.path, tenants: config.tenants }, 'stub listening');
+logger.info({ url, database: describeDatabase(config.database), tenants: config.tenants }, 'stub listening');
 console.error(
   [
     `Hesh Users API stub listening on ${url}`,
@@ -24,7 +31,7 @@ console.error(
     `  Docs:  ${url}/docs`,
     `  Spec:  ${url}/openapi.json`,
     `  Health: ${url}/healthz`,
-    `  Database: ${config.database.path}`,
+    `  Database: ${describeDatabase(config.database)}`,
   ].join('\n'),
 );
 

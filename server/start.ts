@@ -11,8 +11,12 @@ import { createApp, type AppOptions } from './app.js';
 import type { Config } from './config.js';
 import { classifyClientError, rawProblemResponse } from './errors.js';
 import { createLogger } from './logger.js';
+import { openPostgresStorage } from './storage/postgres.js';
 import { openSqliteStorage } from './storage/sqlite.js';
 import type { Storage } from './storage/storage.js';
+
+/** How long a connection refused before routing may go on sending before it is closed. */
+const CLIENT_ERROR_LINGER_MS = 2_000;
 
 export interface RunningServer {
   /** The origin, e.g. http://127.0.0.1:3000. */
@@ -24,9 +28,14 @@ export interface RunningServer {
   close: () => Promise<void>;
 }
 
-/** Opens the storage the config names. */
-export function openStorage(config: Config): Storage {
-  return openSqliteStorage(config.database.path);
+/**
+ * Opens (and migrates) the storage the config names: PostgreSQL for a postgres:// DATABASE_URL, SQLite otherwise.
+ * @example const storage = await openStorage(parseConfig({ DATABASE_URL: ':memory:' }), logger);
+ */
+export async function openStorage(config: Pick<Config, 'database'>, logger?: Logger): Promise<Storage> {
+  const { database } = config;
+  if (database.kind === 'sqlite') return openSqliteStorage(database.path);
+  return openPostgresStorage({ ...database, logger });
 }
 
 /**
@@ -38,8 +47,13 @@ export async function startServer(
   extra: Pick<AppOptions, 'handlers' | 'docsFile'> & { logger?: Logger } = {},
 ): Promise<RunningServer> {
   const logger = extra.logger ?? createLogger(config.logLevel);
-  const storage = openStorage(config);
-  for (const tenant of config.tenants) await storage.provisionTenant(tenant);
+  const storage = await openStorage(config, logger);
+  try {
+    for (const tenant of config.tenants) await storage.provisionTenant(tenant);
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
   const app = await createApp({
     storage,
     logger,
@@ -62,14 +76,21 @@ export async function startServer(
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
   // Node answers these itself with a bare status line; answer with the catalogue's problem instead.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    if (error.code === 'ECONNRESET' || !socket.writable || socket.bytesWritten > 0) {
+    // As Node's own default does: answer unless a response on this (keep-alive) connection is half written.
+    const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (error.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent) {
       socket.destroy();
       return;
     }
     const requestId = randomUUID();
     const apiError = classifyClientError(error);
     logger.info({ requestId, code: error.code, status: apiError.status }, 'connection refused before routing');
+    // Keep reading (and discarding) what the client is still sending for a moment: closing with unread data makes
+    // the kernel reset the connection, and the client would lose this answer before it reads it.
+    socket.on('data', () => undefined);
+    socket.resume();
     socket.end(rawProblemResponse(apiError, requestId));
+    setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
   });
   server.listen(config.port, config.host);
   await once(server, 'listening');

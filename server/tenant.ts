@@ -2,7 +2,7 @@
  * The tenant security scheme (`TenantId`, header x-tenant-id): express-openapi-validator calls the handler below
  * before any request is validated or handled.
  */
-import type { Request } from 'express';
+import type { ErrorRequestHandler, Request } from 'express';
 import { isUuidV4 } from './config.js';
 import type { Storage } from './storage/storage.js';
 
@@ -12,6 +12,13 @@ export const TENANT_HEADER = 'x-tenant-id';
 export function tenantOf(req: Pick<Request, 'header'>): string {
   return (req.header(TENANT_HEADER) ?? '').toLowerCase();
 }
+
+/**
+ * Why a request's tenant lookup failed. express-openapi-validator turns an error thrown by a security handler into
+ * its own HttpError, keeping the status only when it is a 4xx it knows (a 503 becomes a 500) and never the cause;
+ * the original is kept here and put back by rethrowTenantLookupFailure.
+ */
+const lookupFailures = new WeakMap<Request, unknown>();
 
 /** A thrown message becomes the 401 problem's detail. */
 function refuse(detail: string): never {
@@ -31,9 +38,21 @@ export function tenantSecurityHandler(storage: Storage) {
     try {
       known = await storage.tenantExists(tenant);
     } catch (error) {
+      lookupFailures.set(req, error);
       throw Object.assign(new Error('tenant lookup failed', { cause: error }), { status: 500 });
     }
     if (!known) refuse('No tenant has the id given in the x-tenant-id header.');
     return true;
+  };
+}
+
+/**
+ * Error middleware, registered after the validator and before the error handler: an error that comes from a failed
+ * tenant lookup is replaced by the storage's own error, so the database being down answers 503, not 500 or 401.
+ * @example app.use(rethrowTenantLookupFailure()); app.use(errorHandler(logger));
+ */
+export function rethrowTenantLookupFailure(): ErrorRequestHandler {
+  return (error: unknown, req, _res, next) => {
+    next(lookupFailures.has(req) ? lookupFailures.get(req) : error);
   };
 }

@@ -57,8 +57,12 @@ export function createUsersBatch({ storage }: HandlerDeps): OperationHandler<'cr
         key,
         fingerprint: requestFingerprint('createUsersBatch', req.body),
         notBefore: new Date(Date.now() - IDEMPOTENCY_WINDOW_MS),
+        // Called once per attempt when the storage runs the transaction again: only the last outcome counts.
         respond: (outcome): StoredResponse => {
-          if ('users' in outcome) return { status: 200, body: outcome.users };
+          if ('users' in outcome) {
+            conflict = undefined;
+            return { status: 200, body: outcome.users };
+          }
           conflict = conflictError(outcome.conflict);
           return { status: conflict.status, body: toProblem(conflict, requestId) };
         },

@@ -6,10 +6,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
+  batchConflict,
   type BatchOutcome,
   type CreateUser,
-  duplicatesInBatch,
-  ExternalUserIdConflict,
   type IdempotentRequest,
   type IdempotentResult,
   newUser,
@@ -151,16 +150,11 @@ export function openSqliteStorage(path: string): Storage {
 
   /** Checks and stores one batch; runs inside the caller's transaction and stores nothing on a conflict. */
   const runBatch = (tenantId: string, users: readonly CreateUser[]): BatchOutcome => {
-    const conflicts = duplicatesInBatch(users);
     const taken = new Set(
       takenIds.all(tenantId, JSON.stringify(users.map((u) => u.external_user_id))).map((r) => r.external_user_id),
     );
-    users.forEach((user, index) => {
-      if (taken.has(user.external_user_id)) {
-        conflicts.push({ index, reason: `${user.external_user_id} is already used by a user of this tenant` });
-      }
-    });
-    if (conflicts.length > 0) return { conflict: new ExternalUserIdConflict(conflicts.sort((a, b) => a.index - b.index)) };
+    const conflict = batchConflict(users, taken);
+    if (conflict) return { conflict };
 
     const createdAt = new Date().toISOString();
     return {

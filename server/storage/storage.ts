@@ -38,7 +38,8 @@ export interface IdempotentRequest {
   notBefore: Date;
   /**
    * The response a batch outcome is answered with. Called inside the transaction, so what it returns is stored
-   * with the users or not at all; it must not throw or wait.
+   * with the users or not at all; it must not throw or wait. An engine that retries a transaction which lost a race
+   * calls it once per attempt: only the last call's answer counts.
    */
   respond(outcome: BatchOutcome): StoredResponse;
 }
@@ -51,7 +52,10 @@ export type IdempotentResult =
   /** The key was recorded with another fingerprint: nothing ran or was stored. */
   | { kind: 'key-reused' };
 
-/** Thrown when the database cannot be reached; the API answers 503. */
+/**
+ * Thrown when the database cannot be reached (down, restarting, refusing connections, or no connection free in
+ * time); nothing was stored, or the outcome is unknown and nothing was acknowledged. The API answers 503.
+ */
 export class StorageUnavailable extends Error {
   override name = 'StorageUnavailable';
   readonly status = 503;
@@ -96,6 +100,25 @@ export function duplicatesInBatch(users: readonly Pick<CreateUser, 'external_use
     else conflicts.push({ index, reason: `${user.external_user_id} is also at /users/${earlier}/external_user_id` });
   });
   return conflicts;
+}
+
+/**
+ * The conflict of a batch, given the external_user_ids of the tenant that it names and that are already taken: every
+ * repeat inside the batch and every taken id, by index; undefined when there is none. Shared by every engine so they
+ * answer alike.
+ * @example batchConflict([{ external_user_id: 'a' }], new Set(['a']))?.conflicts // [{ index: 0, reason: 'a is already used ...' }]
+ */
+export function batchConflict(
+  users: readonly Pick<CreateUser, 'external_user_id'>[],
+  taken: ReadonlySet<string>,
+): ExternalUserIdConflict | undefined {
+  const conflicts = duplicatesInBatch(users);
+  users.forEach((user, index) => {
+    if (taken.has(user.external_user_id)) {
+      conflicts.push({ index, reason: `${user.external_user_id} is already used by a user of this tenant` });
+    }
+  });
+  return conflicts.length > 0 ? new ExternalUserIdConflict(conflicts.sort((a, b) => a.index - b.index)) : undefined;
 }
 
 /** The user a batch entry becomes; shared by every engine so they answer alike. */

@@ -3,6 +3,7 @@
  * one entry here.
  */
 import { startMock } from '../../mock/start-mock.js';
+import { createTestDatabase } from '../helpers/postgres.js';
 import { startStub } from '../helpers/stub.js';
 
 export interface RunningTarget {
@@ -27,6 +28,24 @@ export const TARGETS: Target[] = [
     start: async () => {
       const stub = await startStub();
       return { url: stub.url, stop: stub.close };
+    },
+  },
+  {
+    name: 'stub (PostgreSQL)',
+    kind: 'implementation',
+    start: async () => {
+      const db = await createTestDatabase();
+      const stub = await startStub({ DATABASE_URL: db.url, DATABASE_POOL_SIZE: '4' }).catch(async (error: unknown) => {
+        await db.drop();
+        throw error;
+      });
+      return {
+        url: stub.url,
+        stop: async () => {
+          await stub.close();
+          await db.drop();
+        },
+      };
     },
   },
   {

@@ -1,9 +1,17 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createApp } from '../../server/app.js';
+import { UNAVAILABLE_RETRY_AFTER_S } from '../../server/errors.js';
 import type { RunningServer } from '../../server/start.js';
-import { contractViolations } from '../helpers/contract.js';
+import { openSqliteStorage } from '../../server/storage/sqlite.js';
+import { type Storage, StorageUnavailable } from '../../server/storage/storage.js';
+import { contractViolations, headerViolations } from '../helpers/contract.js';
 import { BATCH_PATH, makeUsers, OTHER_TENANT, post, startStub, TENANT } from '../helpers/stub.js';
 
 const JSON_HEADERS = { 'x-tenant-id': TENANT, 'content-type': 'application/json' };
@@ -288,6 +296,63 @@ describe('GET /docs on the stub', () => {
 });
 
 describe('the stub on a database that fails', () => {
+  const servers: Server[] = [];
+  afterEach(() => {
+    for (const server of servers.splice(0)) {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  /** The app on a real in-memory storage whose methods `down` names throw StorageUnavailable, on a free port. */
+  async function serveDown(down: (keyof Storage)[], rateLimitPerMinute = 600): Promise<string> {
+    const real = openSqliteStorage(':memory:');
+    await real.provisionTenant(TENANT);
+    const storage = { ...real };
+    for (const method of down) {
+      storage[method] = async () => {
+        throw new StorageUnavailable('the database is not reachable: connect ECONNREFUSED 127.0.0.1:5432');
+      };
+    }
+    const app = await createApp({ storage, logger: pino({ level: 'silent' }), bodyLimit: 4 << 20, rateLimitPerMinute });
+    const server = app.listen(0, '127.0.0.1');
+    servers.push(server);
+    await once(server, 'listening');
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  /** Asserts the documented 503: problem, Retry-After, nothing internal. */
+  function expectUnavailable(res: Awaited<ReturnType<typeof post>>) {
+    expectProblem(res, 503, 'unavailable');
+    expect(headerViolations('createUsersBatch', 503, res.headers)).toEqual([]);
+    expect(res.headers.get('retry-after')).toBe(String(UNAVAILABLE_RETRY_AFTER_S));
+    expect(JSON.stringify(res.body)).not.toMatch(/ECONNREFUSED|5432|stack/);
+  }
+
+  it.each([
+    ['the tenant lookup', ['tenantExists'], 600],
+    ['the tenant lookup, with rate limiting off', ['tenantExists'], 0],
+    ['the batch', ['createUsers', 'createUsersIdempotently'], 600],
+  ] as const)('answers 503 problem details with Retry-After when the database is unreachable during %s', async (_name, down, limit) => {
+    const url = await serveDown([...down], limit);
+
+    expectUnavailable(await post(url, { users: makeUsers(1, 'down') }));
+    expectUnavailable(await post(url, { users: makeUsers(1, 'down') }, { ...JSON_HEADERS, 'idempotency-key': 'down-1' }));
+  });
+
+  it('still refuses a malformed tenant with 401 while the database is unreachable: no lookup is needed', async () => {
+    const url = await serveDown(['tenantExists']);
+    const res = await post(url, { users: makeUsers(1, 'down') }, { ...JSON_HEADERS, 'x-tenant-id': 'acme' });
+    expectProblem(res, 401, 'invalid-tenant');
+  });
+
+  it('reports not ready on /healthz (503) while the database does not answer', async () => {
+    const url = await serveDown(['ping']);
+    const health = await fetch(`${url}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toEqual({ live: true, ready: false, checks: { database: 'unreachable' } });
+  });
+
   it('answers 500 problem details with no internals when storage throws', async () => {
     const stub = await startStub();
     try {

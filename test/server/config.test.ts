@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_TENANT, parseConfig } from '../../server/config.js';
+import { ConfigError, DEFAULT_TENANT, describeDatabase, parseConfig } from '../../server/config.js';
 
 describe('parseConfig', () => {
   it('gives every key a default that lets a new user call the API at once', () => {
@@ -30,13 +30,46 @@ describe('parseConfig', () => {
     expect(config.bodyLimit).toBe(512 * 1024);
     expect(config.tenants).toEqual([DEFAULT_TENANT, 'a3c1f0de-5b7e-4c2a-9f1d-6e8b0c4d2a71']);
     expect(config.port).toBe(0);
-    expect(parseConfig({ DATABASE_URL: ':memory:' }).database.path).toBe(':memory:');
+    expect(parseConfig({ DATABASE_URL: ':memory:' }).database).toEqual({ kind: 'sqlite', path: ':memory:' });
+  });
+
+  it('selects PostgreSQL for a postgres:// or postgresql:// DATABASE_URL, with the pool defaults', () => {
+    const url = 'postgres://hesh:s3cret@db.internal:5432/hesh?sslmode=require';
+    expect(parseConfig({ DATABASE_URL: url }).database).toEqual({
+      kind: 'postgres',
+      url,
+      poolSize: 10,
+      statementTimeoutMs: 10_000,
+      connectTimeoutMs: 5_000,
+    });
+    expect(parseConfig({ DATABASE_URL: 'postgresql://127.0.0.1/hesh' }).database.kind).toBe('postgres');
+    expect(
+      parseConfig({
+        DATABASE_URL: 'postgres://hesh@127.0.0.1/hesh',
+        DATABASE_POOL_SIZE: '3',
+        DATABASE_STATEMENT_TIMEOUT_MS: '2500',
+        DATABASE_CONNECT_TIMEOUT_MS: '1000',
+      }).database,
+    ).toMatchObject({ poolSize: 3, statementTimeoutMs: 2_500, connectTimeoutMs: 1_000 });
+  });
+
+  it('never repeats a PostgreSQL password, in a message or in the description of the database', () => {
+    const url = 'postgres://hesh:s3cret@/hesh';
+    expect(() => parseConfig({ DATABASE_URL: url })).toThrow(/DATABASE_URL must name a host/);
+    expect(() => parseConfig({ DATABASE_URL: url })).not.toThrow(/s3cret/);
+    expect(describeDatabase(parseConfig({ DATABASE_URL: 'postgres://hesh:s3cret@db:5432/hesh' }).database)).toBe(
+      'PostgreSQL postgres://hesh:***@db:5432/hesh',
+    );
+    expect(describeDatabase(parseConfig({}).database)).toBe('SQLite data/hesh-users.sqlite');
   });
 
   it.each([
     ['PORT', 'eighty', /PORT must be a whole number/],
     ['PORT', '70000', /PORT must be a whole number from 0 to 65535/],
     ['DATABASE_URL', 'mysql://db/users', /DATABASE_URL must be/],
+    ['DATABASE_POOL_SIZE', '0', /DATABASE_POOL_SIZE must be a whole number from 1 to 1000/],
+    ['DATABASE_STATEMENT_TIMEOUT_MS', 'forever', /DATABASE_STATEMENT_TIMEOUT_MS must be a whole number from 100/],
+    ['DATABASE_CONNECT_TIMEOUT_MS', '10', /DATABASE_CONNECT_TIMEOUT_MS must be a whole number from 100/],
     ['HESH_TENANTS', 'acme', /HESH_TENANTS must list UUID v4/],
     ['BODY_LIMIT', 'lots', /BODY_LIMIT must be a size/],
     ['BODY_LIMIT', '10', /BODY_LIMIT must be a size/],

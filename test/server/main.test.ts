@@ -110,6 +110,21 @@ describe('server/main.ts (npm start)', () => {
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   });
 
+  it('stops with exit code 1 and a message without the password when PostgreSQL is unreachable at startup', async () => {
+    const child = spawn(TSX, ['server/main.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, PORT: '0', DATABASE_URL: 'postgres://hesh:s3cret@127.0.0.1:1/hesh', DATABASE_CONNECT_TIMEOUT_MS: '1000' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    const [code] = (await once(child, 'exit')) as [number];
+    expect(code).toBe(1);
+    expect(output).toContain('could not start (database: PostgreSQL postgres://hesh:***@127.0.0.1:1/hesh)');
+    expect(output).not.toContain('s3cret');
+  });
+
   it('stops at once with a message naming a bad variable', async () => {
     const child = spawn(TSX, ['server/main.ts'], { cwd: ROOT, env: { ...process.env, PORT: 'eighty' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

@@ -1,3 +1,7 @@
+/**
+ * What only the SQLite engine has: its file, WAL mode, its migrations on one connection, and its constraints seen
+ * through raw SQL. The cases every engine shares are in storage.test.ts.
+ */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -5,7 +9,6 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrate, MIGRATIONS, openSqliteStorage } from '../../../server/storage/sqlite.js';
 import {
-  ExternalUserIdConflict,
   type IdempotentRequest,
   type Storage,
   type StoredResponse,
@@ -54,16 +57,6 @@ describe('openSqliteStorage', () => {
     db.close();
   });
 
-  it('keeps users across a close and reopen of the same file', async () => {
-    const path = tempFile();
-    const first = await storageAt(path);
-    const created = await first.createUsers(TENANT, makeUsers(3, 'keep'));
-    await first.close();
-
-    const second = await storageAt(path);
-    expect(await second.listUsers(TENANT)).toEqual(created);
-  });
-
   it('enforces unique (tenant, external_user_id) in the database itself, not only in code', async () => {
     const path = tempFile();
     const storage = await storageAt(path);
@@ -82,97 +75,12 @@ describe('openSqliteStorage', () => {
     }
   });
 
-  it('stores nothing of a batch with a conflict and names every conflicting index', async () => {
-    const storage = await storageAt(':memory:');
-    const existing = makeUsers(2, 'old');
-    await storage.createUsers(TENANT, existing);
-    const batch = [...makeUsers(2, 'new'), existing[1]!, makeUsers(1, 'new')[0]!];
-
-    const error = await storage.createUsers(TENANT, batch).catch((e: unknown) => e);
-
-    expect(error).toBeInstanceOf(ExternalUserIdConflict);
-    expect((error as ExternalUserIdConflict).conflicts.map((c) => c.index)).toEqual([2, 3]);
-    expect((await storage.listUsers(TENANT)).map((u) => u.external_user_id)).toEqual(['old-0', 'old-1']);
-  });
-
-  it('gives every user a unique UUID v7 id', async () => {
-    const storage = await storageAt(':memory:');
-    const a = await storage.createUsers(TENANT, makeUsers(50, 'a'));
-    const b = await storage.createUsers(TENANT, makeUsers(50, 'b'));
-    const ids = [...a, ...b].map((u) => u.id);
-    expect(new Set(ids).size).toBe(100);
-    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-  });
-
   describe('createUsersIdempotently', () => {
-    const respond: IdempotentRequest['respond'] = (outcome): StoredResponse =>
-      'users' in outcome ? { status: 200, body: outcome.users } : { status: 409, body: outcome.conflict.conflicts };
-    const request = (key: string, fingerprint = 'f1', notBefore = new Date(Date.now() - 60_000)): IdempotentRequest => ({
+    const request = (key: string): IdempotentRequest => ({
       key,
-      fingerprint,
-      notBefore,
-      respond,
-    });
-
-    it('runs a new key, replays it with the same fingerprint, and refuses another fingerprint, per tenant', async () => {
-      const storage = await storageAt(':memory:');
-      await storage.provisionTenant(OTHER_TENANT);
-      const users = makeUsers(2, 'idem');
-
-      const first = await storage.createUsersIdempotently(TENANT, users, request('k'));
-      const again = await storage.createUsersIdempotently(TENANT.toUpperCase(), users, request('k'));
-      const reused = await storage.createUsersIdempotently(TENANT, makeUsers(1, 'other'), request('k', 'f2'));
-      const otherTenant = await storage.createUsersIdempotently(OTHER_TENANT, users, request('k'));
-
-      expect(first.kind).toBe('executed');
-      expect(again).toEqual({ kind: 'replayed', response: first.kind === 'executed' ? first.response : undefined });
-      expect(reused).toEqual({ kind: 'key-reused' });
-      expect(otherTenant.kind).toBe('executed');
-      expect(await storage.listUsers(TENANT)).toHaveLength(2);
-      expect(await storage.listUsers(OTHER_TENANT)).toHaveLength(2);
-    });
-
-    it('records a conflict under the key too, with no user', async () => {
-      const storage = await storageAt(':memory:');
-      const users = makeUsers(2, 'dup');
-      await storage.createUsers(TENANT, [users[1]!]);
-
-      const first = await storage.createUsersIdempotently(TENANT, users, request('k'));
-      const again = await storage.createUsersIdempotently(TENANT, users, request('k'));
-
-      expect(first).toEqual({ kind: 'executed', response: { status: 409, body: [{ index: 1, reason: expect.any(String) }] } });
-      expect(again).toEqual({ kind: 'replayed', response: first.kind === 'executed' ? first.response : undefined });
-      expect(await storage.listUsers(TENANT)).toHaveLength(1);
-    });
-
-    it('stores the key and the users in one transaction: when the key cannot be written, no user is stored', async () => {
-      const storage = await storageAt(':memory:');
-      const users = makeUsers(2, 'atomic');
-      // A fingerprint the NOT NULL column refuses: the key's INSERT fails after the users' INSERTs.
-      const broken = { ...request('k'), fingerprint: null as unknown as string };
-
-      await expect(storage.createUsersIdempotently(TENANT, users, broken)).rejects.toThrow(/NOT NULL/);
-
-      expect(await storage.listUsers(TENANT)).toEqual([]);
-      expect((await storage.createUsersIdempotently(TENANT, users, request('k'))).kind).toBe('executed');
-    });
-
-    it('treats a key recorded before notBefore as absent, replaces it, and prunes expired keys', async () => {
-      const path = tempFile();
-      const storage = await storageAt(path);
-      await storage.createUsersIdempotently(TENANT, makeUsers(1, 'old'), request('k'));
-      await storage.createUsersIdempotently(TENANT, makeUsers(1, 'older'), request('gone'));
-      const later = new Date(Date.now() + 60_000);
-
-      const rerun = await storage.createUsersIdempotently(TENANT, makeUsers(1, 'new'), request('k', 'f2', later));
-
-      expect(rerun.kind).toBe('executed');
-      const db = new Database(path, { readonly: true });
-      try {
-        expect(db.prepare('SELECT key, fingerprint FROM idempotency_keys').all()).toEqual([{ key: 'k', fingerprint: 'f2' }]);
-      } finally {
-        db.close();
-      }
+      fingerprint: 'f1',
+      notBefore: new Date(Date.now() - 60_000),
+      respond: (outcome): StoredResponse => ({ status: 200, body: 'users' in outcome ? outcome.users : [] }),
     });
 
     it('enforces unique (tenant, key) in the database itself, not only in code', async () => {
