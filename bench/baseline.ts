@@ -1,0 +1,43 @@
+/**
+ * The benchmark's reference: a bare Express 5 app that parses the JSON body exactly as the stub does (express.json,
+ * same limit) and echoes the users in the User shape, with no validation, no storage, no logging. Whatever the stub
+ * costs beyond this is the price of the contract checks and the database.
+ */
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import type { components } from '../generated/schema.js';
+import { BATCH_PATH } from './data.js';
+
+type CreateUser = components['schemas']['CreateUser'];
+type User = components['schemas']['User'];
+
+/**
+ * Builds the baseline app; it never listens.
+ * @example createBaselineApp({ bodyLimit: parseConfig({}).bodyLimit }).listen(0, '127.0.0.1')
+ */
+export function createBaselineApp({ bodyLimit }: { bodyLimit: number }): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(express.json({ limit: bodyLimit, type: 'application/json' }));
+  app.post(BATCH_PATH, (req, res) => {
+    const createdAt = new Date().toISOString();
+    const users = (req.body as { users: CreateUser[] }).users.map(
+      (input): User => ({
+        id: randomUUID(),
+        email: input.email,
+        avatar_image_url: null,
+        first_name: input.first_name,
+        last_name: input.last_name,
+        external_user_id: input.external_user_id,
+        full_name: `${input.first_name} ${input.last_name}`,
+        phone: input.phone ?? null,
+        status: 'Active',
+        created_at: createdAt,
+        userVacations: [],
+      }),
+    );
+    res.status(200).json(users);
+  });
+  return app;
+}

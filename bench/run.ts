@@ -1,0 +1,382 @@
+/**
+ * `npm run bench`: loads every target, one at a time, at each batch size, and writes the table of results with the
+ * bare-Express baseline's ratios from the same run, whether every stub response was a 200, and whether the database
+ * holds exactly the users that were acknowledged.
+ *
+ *   npm run bench                                  full run (~3 min): 8 s per cell after a 3 s warm-up
+ *   npm run bench -- --quick                       smoke run (<30 s): 1 s per cell, batch sizes 1 and 100
+ *   npm run bench -- --only baseline,stub-sqlite-file --sizes 1000 --profile
+ *                                                  CPU profile of each measured cell in build/profiles/
+ *   other flags: --duration S, --warmup S, --connections N, --out FILE
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { DEFAULT_TENANT } from '../server/config.js';
+import { tokenSource } from './data.js';
+import { runLoad, type LoadResult } from './load.js';
+import { formatSummary, summarizeProfile, type CpuProfile } from './profile-summary.js';
+import { ROOT, startTarget, TARGET_DESCRIPTIONS, TARGET_NAMES, type TargetName } from './targets.js';
+
+/**
+ * What the stub is started with beyond its port, host, database and tenants: its own defaults (request and response
+ * validation on, pino logging at info) except for the per-tenant rate limit (server/config.ts,
+ * RATE_LIMIT_PER_MINUTE, 600 by default), which would measure the limiter's 429s rather than the stub: 0 turns it off.
+ */
+const STUB_BENCH_ENV: Record<string, string> = { RATE_LIMIT_PER_MINUTE: '0' };
+/** Other processes' CPU (in cores) above which a cell's timings are marked as disturbed. */
+const NOISY_OTHER_CPU = 0.25;
+const PROFILE_DIR = join(ROOT, 'build', 'profiles');
+const PROFILE_INTERVAL_US = 500;
+
+interface Settings {
+  quick: boolean;
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  sizes: number[];
+  targets: TargetName[];
+  profile: boolean;
+  out: string;
+}
+
+interface DbCheck {
+  ok: boolean;
+  text: string;
+}
+
+interface Row {
+  target: TargetName;
+  batchSize: number;
+  load: LoadResult;
+  reqPerS: number;
+  usersPerS: number;
+  /** Every response of the cell, warm-up included, was a 200 and nothing failed. */
+  all200: boolean;
+  check?: DbCheck;
+}
+
+function parseSettings(argv: string[]): Settings {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      sizes: { type: 'string' },
+      only: { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      out: { type: 'string' },
+    },
+    strict: true,
+  });
+  const number = (raw: string | undefined, fallback: number, name: string, min: number) => {
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < min) throw new Error(`--${name} must be a number of at least ${min}, not "${raw}"`);
+    return value;
+  };
+  const quick = values.quick ?? false;
+  const targets = (values.only?.split(',').map((t) => t.trim()) ?? [...TARGET_NAMES]) as TargetName[];
+  for (const target of targets) {
+    if (!TARGET_NAMES.includes(target)) throw new Error(`--only takes ${TARGET_NAMES.join(', ')}, not "${target}"`);
+  }
+  const sizes = values.sizes?.split(',').map((s) => number(s, 0, 'sizes', 1)) ?? (quick ? [1, 100] : [1, 100, 1000]);
+  for (const size of sizes) {
+    if (!Number.isInteger(size) || size > 1000) throw new Error(`--sizes takes whole numbers from 1 to 1000, not ${size}`);
+  }
+  const profile = values.profile ?? false;
+  const defaultOut = profile ? 'build/profiles/results.md' : quick ? 'build/bench/results-quick.md' : 'bench/results.md';
+  return {
+    quick,
+    durationS: number(values.duration, quick ? 1 : 8, 'duration', 0.2),
+    warmupS: number(values.warmup, quick ? 0.25 : 3, 'warmup', 0),
+    connections: number(values.connections, 20, 'connections', 1),
+    sizes,
+    // The order of TARGET_NAMES, whatever the order given: the baseline first.
+    targets: TARGET_NAMES.filter((t) => targets.includes(t)),
+    profile,
+    out: resolve(ROOT, values.out ?? defaultOut),
+  };
+}
+
+/** Users stored per tenant in a SQLite file, read after the stub has closed it. */
+function countFile(path: string): Record<string, number> {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const rows = db.prepare<[], { tenant_id: string; n: number }>('SELECT tenant_id, COUNT(*) AS n FROM users GROUP BY tenant_id').all();
+    return Object.fromEntries(rows.map((r) => [r.tenant_id, r.n]));
+  } finally {
+    db.close();
+  }
+}
+
+function isAll200(result: LoadResult): boolean {
+  return result.errors === 0 && !result.cut && Object.keys(result.statuses).every((s) => s === '200');
+}
+
+async function benchTarget(name: TargetName, settings: Settings, nextToken: () => string): Promise<Row[]> {
+  const isStub = name.startsWith('stub-');
+  const tenants: string[] = settings.sizes.map(() => (isStub ? randomUUID() : DEFAULT_TENANT));
+  const dir = name === 'stub-sqlite-file' ? mkdtempSync(join(os.tmpdir(), 'hesh-bench-')) : undefined;
+  const dbFile = dir ? join(dir, 'bench.sqlite') : undefined;
+  const stubEnv = isStub
+    ? {
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATABASE_URL: dbFile ? `file:${dbFile}` : ':memory:',
+        HESH_TENANTS: tenants.join(','),
+        ...STUB_BENCH_ENV,
+      }
+    : undefined;
+
+  const rows: Row[] = [];
+  /** Users acknowledged (200 × batch size) per tenant, warm-ups included. */
+  const acknowledged = new Map<string, number>();
+  const target = await startTarget({ target: name, ...(stubEnv ? { stubEnv } : {}) });
+  try {
+    for (const [i, batchSize] of settings.sizes.entries()) {
+      const tenant = tenants[i]!;
+      const common = { url: target.url, tenant, batchSize, connections: settings.connections, nextToken, pid: target.pid, helperPids: target.cpuPids };
+      process.stderr.write(`  ${name} batch ${batchSize}: warm-up ${settings.warmupS} s, `);
+      const warmup = settings.warmupS > 0 ? await runLoad({ ...common, durationS: settings.warmupS }) : undefined;
+      const profiling = settings.profile && name !== 'prism';
+      if (profiling) await target.profileStart(PROFILE_INTERVAL_US);
+      process.stderr.write(`measuring ${settings.durationS} s... `);
+      const load = await runLoad({ ...common, durationS: settings.durationS });
+      if (profiling) {
+        mkdirSync(PROFILE_DIR, { recursive: true });
+        const file = join(PROFILE_DIR, `${name}-b${batchSize}.cpuprofile`);
+        await target.profileStop(file);
+        const summary = formatSummary(summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile), `${name}, batch ${batchSize} (${relative(ROOT, file)})`);
+        writeFileSync(file.replace(/\.cpuprofile$/, '.md'), summary);
+      }
+      acknowledged.set(tenant, (acknowledged.get(tenant) ?? 0) + ((warmup?.ok ?? 0) + load.ok) * batchSize);
+      const reqPerS = load.okInWindow / load.seconds;
+      rows.push({
+        target: name,
+        batchSize,
+        load,
+        reqPerS,
+        usersPerS: reqPerS * batchSize,
+        all200: isAll200(load) && (warmup === undefined || isAll200(warmup)),
+      });
+      process.stderr.write(`${Math.round(reqPerS * batchSize)} users/s\n`);
+    }
+    if (name === 'stub-sqlite-memory') {
+      const counts = await target.count(tenants);
+      for (const row of rows) row.check = dbCheck(row, counts, acknowledged, tenants, settings, 'counted by the server over IPC');
+    }
+  } finally {
+    await target.stop();
+  }
+  if (dbFile) {
+    const counts = countFile(dbFile);
+    const strangers = Object.keys(counts).filter((t) => !tenants.includes(t));
+    for (const row of rows) {
+      row.check = dbCheck(row, counts, acknowledged, tenants, settings, 'COUNT(*) on the file');
+      if (strangers.length > 0) row.check = { ok: false, text: `FAIL: users of unexpected tenants ${strangers.join(', ')}` };
+    }
+    rmSync(dir!, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+function dbCheck(
+  row: Row,
+  counts: Record<string, number>,
+  acknowledged: Map<string, number>,
+  tenants: string[],
+  settings: Settings,
+  how: string,
+): DbCheck {
+  const tenant = tenants[settings.sizes.indexOf(row.batchSize)]!;
+  const stored = counts[tenant] ?? 0;
+  const acked = acknowledged.get(tenant) ?? 0;
+  const same = stored === acked;
+  const statuses = row.all200 ? 'all 200' : `NOT all 200 (${describeStatuses(row.load)})`;
+  const ok = same && row.all200;
+  return {
+    ok,
+    text: `${ok ? 'ok' : 'FAIL'}: ${statuses}; ${fmt(stored)} stored ${same ? '=' : '≠'} ${fmt(acked)} acknowledged (${how})`,
+  };
+}
+
+function describeStatuses(load: LoadResult): string {
+  const parts = Object.entries(load.statuses).map(([status, n]) => `${fmt(n)} × ${status}`);
+  if (load.errors) parts.push(`${fmt(load.errors)} errors`);
+  if (load.cut) parts.push('cut with requests in flight');
+  return parts.join(', ') || 'no response';
+}
+
+function fmt(n: number | undefined, digits = 0): string {
+  if (n === undefined || Number.isNaN(n)) return '—';
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** Server CPU time per user acknowledged, in µs. */
+function cpuPerUser(row: Row): number {
+  return ((row.load.serverCpuSeconds ?? NaN) * 1e6) / (row.load.ok * row.batchSize);
+}
+
+function table(rows: Row[]): string {
+  const baseline = new Map(rows.filter((r) => r.target === 'baseline').map((r) => [r.batchSize, r]));
+  const columns = [
+    'target', 'batch', 'req/s', 'users/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'peak RSS MB', 'server CPU',
+    'load-gen CPU', 'other CPU', 'server CPU µs/user', 'users/s ÷ baseline', 'p99 ÷ baseline', 'CPU/user ÷ baseline',
+    'checks',
+  ];
+  const lines = [
+    `| ${columns.join(' | ')} |`,
+    `|${columns.map((c) => (c === 'target' || c === 'checks' ? ' --- ' : ' --: ')).join('|')}|`,
+  ];
+  for (const row of rows) {
+    const base = baseline.get(row.batchSize);
+    const { load } = row;
+    const ratio = (a: number, b: number | undefined) => (b ? fmt(a / b, 2) : '—');
+    const isBase = row.target === 'baseline';
+    const checks =
+      row.check?.text ??
+      `${row.all200 ? 'ok: all 200' : `NOT all 200 (${describeStatuses(load)})`}; ${row.target === 'prism' ? 'answers the spec example, ' : ''}nothing stored`;
+    lines.push(
+      `| ${[
+        row.target,
+        row.batchSize,
+        fmt(row.reqPerS, row.reqPerS < 100 ? 1 : 0),
+        fmt(row.usersPerS),
+        fmt(load.p50Ms, 2),
+        fmt(load.p99Ms, 2),
+        fmt(load.responses - load.ok),
+        fmt(load.errors),
+        fmt(load.hwmMb),
+        `${fmt((load.serverCpu ?? NaN) * 100)}%`,
+        `${fmt(load.loadCpu * 100)}%`,
+        `${fmt((load.otherCpu ?? NaN) * 100)}%${(load.otherCpu ?? 0) > NOISY_OTHER_CPU ? ' ⚠' : ''}`,
+        fmt(cpuPerUser(row), 1),
+        isBase ? '1.00' : ratio(row.usersPerS, base?.usersPerS),
+        isBase ? '1.00' : ratio(load.p99Ms, base?.load.p99Ms),
+        isBase ? '1.00' : ratio(cpuPerUser(row), base && cpuPerUser(base)),
+        checks,
+      ].join(' | ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** The performance issue's goals, judged on this run; a goal whose rows are missing is not judged. */
+function goals(rows: Row[]): string {
+  const at = (target: TargetName, size: number) => rows.find((r) => r.target === target && r.batchSize === size);
+  const judged: [string, boolean | undefined, string][] = [];
+  const ratioGoal = (size: number) => {
+    const stub = at('stub-sqlite-file', size);
+    const base = at('baseline', size);
+    const r = stub && base ? stub.usersPerS / base.usersPerS : undefined;
+    judged.push([`stub (SQLite file) at batch ${size}: users/s ≥ 0.6 × baseline`, r === undefined ? undefined : r >= 0.6, fmt(r, 2)]);
+  };
+  ratioGoal(1000);
+  ratioGoal(100);
+  const stub1 = at('stub-sqlite-file', 1);
+  const base1 = at('baseline', 1);
+  const p99 = stub1 && base1 ? stub1.load.p99Ms / base1.load.p99Ms : undefined;
+  judged.push(['stub (SQLite file) at batch 1: p99 ≤ 2 × baseline p99', p99 === undefined ? undefined : p99 <= 2, `${fmt(p99, 2)}×`]);
+  const s1000 = at('stub-sqlite-file', 1000);
+  const s100 = at('stub-sqlite-file', 100);
+  judged.push([
+    'stub (SQLite file): users/s at batch 1000 ≥ at batch 100',
+    s1000 && s100 ? s1000.usersPerS >= s100.usersPerS : undefined,
+    s1000 && s100 ? `${fmt(s1000.usersPerS)} vs ${fmt(s100.usersPerS)}` : '—',
+  ]);
+  const stubRows = rows.filter((r) => r.target === 'stub-sqlite-file');
+  const rss = stubRows.length ? Math.max(...stubRows.map((r) => r.load.hwmMb ?? NaN)) : undefined;
+  judged.push(['stub (SQLite file): peak RSS < 250 MB', rss === undefined || Number.isNaN(rss) ? undefined : rss < 250, `${fmt(rss)} MB`]);
+  return [
+    '| goal | this run | met |',
+    '| --- | --: | --- |',
+    ...judged.map(([goal, met, value]) => `| ${goal} | ${value} | ${met === undefined ? 'not measured' : met ? 'yes' : '**no**'} |`),
+  ].join('\n');
+}
+
+function versionOf(pkg: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '?';
+  }
+}
+
+function page(rows: Row[], settings: Settings, command: string, startedAt: Date, seconds: number, loadAtStart: string): string {
+  const cpus = os.cpus();
+  const versions = ['express', 'express-openapi-validator', 'better-sqlite3', 'pino', '@stoplight/prism-cli', 'autocannon']
+    .map((p) => `${p} ${versionOf(p)}`)
+    .join(', ');
+  return [
+    '# Benchmark: POST /api/v1/public/users/batch',
+    '',
+    `Written by \`bench/run.ts\`; run it again rather than editing this file.`,
+    '',
+    `- Date: ${startedAt.toISOString()} (the run took ${Math.round(seconds)} s)`,
+    `- Command: \`${command}\``,
+    `- Machine: ${cpus[0]?.model.trim() ?? 'unknown CPU'} × ${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.type()} ${os.release()} ${os.arch()}`,
+    `- Node ${process.version}; ${versions}`,
+    `- Load: ${settings.connections} connections, ${settings.warmupS} s warm-up then ${settings.durationS} s measured per cell, batch sizes ${settings.sizes.join(', ')}; every request body unique (no insert conflicts)${settings.profile ? '; **CPU profiler running in the server during each measured cell** (numbers are slower than an unprofiled run)' : ''}`,
+    '',
+    'Targets, each in its own process, started and loaded one at a time on 127.0.0.1:',
+    '',
+    ...settings.targets.map((t) => `- \`${t}\`: ${TARGET_DESCRIPTIONS[t]}`),
+    '',
+    table(rows),
+    '',
+    'Goals of the performance issue (ratios to the baseline of this same run):',
+    '',
+    goals(rows),
+    '',
+    'How to read it:',
+    '',
+    '- req/s and users/s count the 200 responses received within the measured time (the answers to requests still in flight then are awaited and checked, but not counted, so the drain does not thin the rate); users/s = req/s × batch size (for Prism, the users acknowledged, although it answers the spec example).',
+    '- p50/p99: latency of 200 responses, as seen by the load generator.',
+    "- peak RSS: the server process's VmHWM (high-water mark since it started) at the end of the cell; cells run in order, so it includes earlier batch sizes.",
+    `- server CPU / load-gen CPU / other CPU: CPU time of the server process / of the load generator / of every other process on the machine over the cell, as a share of one core (${os.cpus().length} cores in all). The load average was ${loadAtStart} at the start and ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at the end.`,
+    `- ⚠ after other CPU: other processes used more than ${NOISY_OTHER_CPU * 100}% of a core during the cell, so its req/s, users/s and latencies (and the ratios built on them) understate the target.`,
+    "- server CPU µs/user and CPU/user ÷ baseline: what each acknowledged user cost the server in CPU time. On a small or shared machine, where the load generator and other processes take CPU from the server, this is the steadier measure of the stub's own overhead; the goals are judged on users/s and p99, as the issue defines them.",
+    "- The stub logs as `npm start` does (pino at info, one line per request, written to /dev/null here). Prism logs every request to mock/start-mock.ts in the bench's wrapper process (bench/serve.ts): that process's CPU counts as Prism's server CPU; peak RSS is Prism's alone.",
+    '- Each cell ends gracefully: once its time is up every connection stops after its current response, so nothing is in flight when the database is counted, and "stored = acknowledged" is exact.',
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const settings = parseSettings(argv);
+  const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
+  const startedAt = new Date();
+  const loadAtStart = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  const nextToken = tokenSource();
+  const rows: Row[] = [];
+  for (const name of settings.targets) {
+    process.stderr.write(`${name}\n`);
+    rows.push(...(await benchTarget(name, settings, nextToken)));
+  }
+  const seconds = (Date.now() - startedAt.getTime()) / 1000;
+  const text = page(rows, settings, command, startedAt, seconds, loadAtStart);
+  mkdirSync(dirname(settings.out), { recursive: true });
+  writeFileSync(settings.out, text);
+  const noisy = rows.filter((r) => (r.load.otherCpu ?? 0) > NOISY_OTHER_CPU).length;
+  if (noisy > 0) console.error(`\n${noisy} of ${rows.length} cells ran while other processes used CPU (⚠): their timings are disturbed.`);
+  console.log(`\n${table(rows)}\n\n${goals(rows)}\n\nWritten to ${relative(ROOT, settings.out)} (${Math.round(seconds)} s).`);
+  if (settings.profile) console.log(`CPU profiles and their summaries: ${relative(ROOT, PROFILE_DIR)}/`);
+  const failed = rows.filter((r) => r.check && !r.check.ok);
+  for (const row of failed) console.error(`check failed: ${row.target} batch ${row.batchSize}: ${row.check!.text}`);
+  return failed.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exit(1);
+  },
+);
