@@ -9,7 +9,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -18,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { User } from '../../server/storage/storage.js';
 import { makeUsers, post, TENANT } from '../helpers/stub.js';
 import { ARRAY_KEY, ID_FIELD, REQUEST_MEDIA_TYPE, TENANT_HEADER } from './operation.js';
+import { freePort } from '../helpers/stub-process.js';
 
 const SEED = Number(process.env.CRASH_SEED ?? 20_261_128);
 const KILLS = Number(process.env.CRASH_KILLS ?? 5);
@@ -43,16 +43,6 @@ interface Batch {
   /** The status answered, or undefined when no answer arrived (the server died first). */
   status?: number;
   returned?: User[];
-}
-
-/** A port that was free a moment ago on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 /** A batch's size: mostly small, every tenth a large one, so that kills land inside long transactions too. */
