@@ -1,30 +1,28 @@
 /**
  * Builds the stub's Express app; it never listens (server/main.ts does). express-openapi-validator checks every
- * request and every response against generated/openapi.json, and handlers are wired to the contract's paths by
- * operationId.
+ * request against generated/openapi.json, validators compiled from the same file check every response body
+ * (server/response-validation.ts), and handlers are wired to the contract's paths by operationId.
  */
-import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
-import { rejectIllFormedStrings } from './well-formed.js';
+import { noteSurrogateEscapes, rejectIllFormedStrings } from './well-formed.js';
 import { ApiError, errorHandler, requestIdOf } from './errors.js';
 import { createHandlers } from './handlers/index.js';
 import type { Handlers, HandlerDeps, OperationId } from './handlers/types.js';
+import { logRequests } from './logger.js';
+import { compileResponseValidators, validateJsonResponses } from './response-validation.js';
 import { tenantRateLimit } from './rate-limit.js';
 import { docsContentSecurityPolicy, securityHeaders } from './security.js';
 import type { Storage } from './storage/storage.js';
-import { rethrowTenantLookupFailure, TENANT_HEADER, tenantOf, tenantSecurityHandler } from './tenant.js';
+import { rethrowTenantLookupFailure, tenantOf, tenantSecurityHandler } from './tenant.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const SPEC_FILE = join(ROOT, 'generated', 'openapi.json');
 export const DOCS_FILE = join(ROOT, 'build', 'docs', 'index.html');
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
-// At most 191 characters, so a problem's instance (`urn:uuid:` and the id) stays within the contract's 200.
-const REQUEST_ID = /^[\w.:-]{1,191}$/;
 
 interface Spec {
   paths: Record<string, Partial<Record<(typeof METHODS)[number], { operationId: OperationId }>>>;
@@ -64,24 +62,7 @@ export async function createApp(options: AppOptions): Promise<Express> {
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-        res.setHeader('x-request-id', id);
-        return id;
-      },
-      // Bodies hold personal data: log who asked for what and how it went, never what was sent.
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      customProps: (req) => ({ tenant: req.headers[TENANT_HEADER] ?? null }),
-      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
-    }),
-  );
+  app.use(logRequests(logger));
   app.use(securityHeaders());
 
   app.get('/openapi.json', (_req, res) => {
@@ -107,26 +88,35 @@ export async function createApp(options: AppOptions): Promise<Express> {
   // After the docs, spec and health routes (a probe must never be refused), before the body is read: a refused
   // request costs no parsing.
   if (rateLimitPerMinute > 0) app.use(tenantRateLimit({ perMinute: rateLimitPerMinute, storage, logger }));
-  app.use(express.json({ limit: bodyLimit, type: 'application/json' }));
+  app.use(express.json({ limit: bodyLimit, type: 'application/json', verify: noteSurrogateEscapes }));
   app.use(rejectIllFormedStrings());
   app.use(
     OpenApiValidator.middleware({
       apiSpec: JSON.parse(text),
       validateRequests: { allErrors: true },
-      validateResponses: { allErrors: true },
+      // Responses are validated by validateJsonResponses below, before they are serialized.
+      validateResponses: false,
       validateSecurity: { handlers: { TenantId: tenantSecurityHandler(storage) } },
       validateFormats: true,
       ajvFormats: { mode: 'full' },
       validateApiSpec: true,
+      // No operation takes multipart bodies: without it, no upload middleware runs on every request.
+      fileUploader: false,
     }),
   );
 
+  const responseValidators = compileResponseValidators(spec);
   for (const [path, item] of Object.entries(spec.paths)) {
     const route = path.replace(/\{([^}]+)\}/g, ':$1');
     for (const method of METHODS) {
       const operation = item[method];
       if (!operation) continue;
-      app[method](route, handlers[operation.operationId] as unknown as RequestHandler);
+      const { operationId } = operation;
+      app[method](
+        route,
+        validateJsonResponses(operationId, responseValidators.get(operationId)!),
+        handlers[operationId] as unknown as RequestHandler,
+      );
     }
   }
 

@@ -144,8 +144,7 @@ export function classify(error: unknown, body?: unknown): ApiError {
     case 'request.size.invalid':
       return new ApiError('invalid-request', 'The body ended before its announced length.');
   }
-  const isResponseError = typeof e.path === 'string' && e.path.startsWith('.response');
-  switch (isResponseError ? 500 : e.status) {
+  switch (e.status) {
     case 400: {
       const errors = (e.errors ?? []).map((v) => {
         const detail = v.message ?? 'is not valid';
@@ -208,7 +207,7 @@ export function classifyClientError(error: { code?: string }): ApiError {
   return new ApiError('invalid-request', 'The request is not well-formed HTTP/1.1. No user was created.');
 }
 
-/** The request id pino-http assigned, for problems and logs. */
+/** The request id logRequests assigned (server/logger.ts), for problems and logs. */
 export function requestIdOf(req: { id?: unknown }): string {
   return typeof req.id === 'string' ? req.id : String(req.id ?? 'unknown');
 }

@@ -13,7 +13,7 @@ import { classifyClientError, rawProblemResponse } from './errors.js';
 import { createLogger } from './logger.js';
 import { openPostgresStorage } from './storage/postgres.js';
 import { openSqliteStorage } from './storage/sqlite.js';
-import type { Storage } from './storage/storage.js';
+import { type Storage, withKnownTenants } from './storage/storage.js';
 
 /** How long a connection refused before routing may go on sending before it is closed. */
 const CLIENT_ERROR_LINGER_MS = 2_000;
@@ -29,13 +29,14 @@ export interface RunningServer {
 }
 
 /**
- * Opens (and migrates) the storage the config names: PostgreSQL for a postgres:// DATABASE_URL, SQLite otherwise.
+ * Opens (and migrates) the storage the config names: PostgreSQL for a postgres:// DATABASE_URL, SQLite otherwise;
+ * the tenants it finds are remembered (see withKnownTenants), since every request asks for its tenant.
  * @example const storage = await openStorage(parseConfig({ DATABASE_URL: ':memory:' }), logger);
  */
 export async function openStorage(config: Pick<Config, 'database'>, logger?: Logger): Promise<Storage> {
   const { database } = config;
-  if (database.kind === 'sqlite') return openSqliteStorage(database.path);
-  return openPostgresStorage({ ...database, logger });
+  if (database.kind === 'sqlite') return withKnownTenants(openSqliteStorage(database.path));
+  return withKnownTenants(await openPostgresStorage({ ...database, logger }));
 }
 
 /**

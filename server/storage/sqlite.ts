@@ -9,12 +9,14 @@ import {
   batchConflict,
   type BatchOutcome,
   type CreateUser,
+  type ExternalUserIdConflict,
   type IdempotentRequest,
   type IdempotentResult,
   newUser,
   type Storage,
   type User,
 } from './storage.js';
+import { type Checkpointer, startCheckpointer } from './sqlite-checkpointer.js';
 import { uuidv7 } from './uuid.js';
 
 /** Each migration runs once, in order, in its own transaction; applied versions are recorded. Never edit one. */
@@ -71,6 +73,21 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
 /** Expired keys deleted per idempotent write: enough to outpace new keys, small enough not to stall a batch. */
 const PRUNE_BATCH = 100;
 
+/**
+ * Users per multi-row INSERT, at most. A batch is cut into chunks whose sizes are powers of two up to this (1000 =
+ * 7 × 128 + 64 + 32 + 8), so eight prepared statements serve every batch size, and one statement call stores up to
+ * 128 rows: a row costs SQLite's own work, not a call from JavaScript each.
+ */
+const MAX_ROWS_PER_INSERT = 128;
+/** Parameters of one row: id, tenant_id, external_user_id, email, first_name, last_name, phone, created_at. */
+const PARAMS_PER_ROW = 8;
+const INSERT_ROW = "(?, ?, ?, ?, ?, ?, ?, NULL, 'Active', ?)";
+
+/** Whether better-sqlite3 threw for a UNIQUE constraint. */
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
 interface UserRow {
   seq: number;
   id: string;
@@ -113,18 +130,35 @@ export function openSqliteStorage(path: string): Storage {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
+  // A file's WAL is checkpointed by a thread of its own (see sqlite-checkpointer.ts), not inside this connection's
+  // commits; should that thread stop, this connection goes back to SQLite's automatic checkpoint.
+  let checkpointer: Checkpointer | undefined;
+  if (path !== ':memory:') {
+    db.pragma('wal_autocheckpoint = 0');
+    checkpointer = startCheckpointer(path, () => {
+      if (db.open) db.pragma('wal_autocheckpoint = 1000');
+    });
+  }
 
   const insertTenant = db.prepare('INSERT INTO tenants (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING');
   const findTenant = db.prepare<[string], { id: string }>('SELECT id FROM tenants WHERE id = ?');
   const takenIds = db.prepare<[string, string], { external_user_id: string }>(
     'SELECT external_user_id FROM users WHERE tenant_id = ? AND external_user_id IN (SELECT value FROM json_each(?))',
   );
-  const insertUser = db.prepare(
-    `INSERT INTO users (id, tenant_id, external_user_id, email, first_name, last_name, phone, avatar_image_url,
-                        status, created_at)
-     VALUES (@id, @tenant_id, @external_user_id, @email, @first_name, @last_name, @phone, @avatar_image_url,
-             @status, @created_at)`,
-  );
+  /** INSERT statements by row count (powers of two), prepared when first needed. */
+  const insertStatements = new Map<number, Database.Statement<unknown[]>>();
+  const insertRows = (rows: number) => {
+    let statement = insertStatements.get(rows);
+    if (!statement) {
+      statement = db.prepare<unknown[]>(
+        `INSERT INTO users (id, tenant_id, external_user_id, email, first_name, last_name, phone, avatar_image_url,
+                            status, created_at)
+         VALUES ${Array.from({ length: rows }, () => INSERT_ROW).join(', ')}`,
+      );
+      insertStatements.set(rows, statement);
+    }
+    return statement;
+  };
   const selectUsers = db.prepare<[string], UserRow>(
     `SELECT seq, id, external_user_id, email, first_name, last_name, phone, avatar_image_url, status, created_at
        FROM users WHERE tenant_id = ? ORDER BY seq`,
@@ -148,29 +182,59 @@ export function openSqliteStorage(path: string): Storage {
      VALUES (?, ?, ?, ?, ?, ?)`,
   );
 
-  /** Checks and stores one batch; runs inside the caller's transaction and stores nothing on a conflict. */
-  const runBatch = (tenantId: string, users: readonly CreateUser[]): BatchOutcome => {
+  /**
+   * Stores the batch with as few INSERTs as its size allows; no lookup first: UNIQUE (tenant_id, external_user_id)
+   * refuses a taken or repeated id, and that is the rare path. A transaction when called alone, a savepoint when
+   * called inside one: either way, a refused batch leaves nothing behind.
+   */
+  const insertUsers = db.transaction((tenantId: string, users: readonly CreateUser[]): User[] => {
+    const createdAt = new Date().toISOString();
+    const created = new Array<User>(users.length);
+    let i = 0;
+    while (i < users.length) {
+      let rows = MAX_ROWS_PER_INSERT;
+      while (rows > users.length - i) rows >>= 1;
+      const params = new Array<unknown>(rows * PARAMS_PER_ROW);
+      for (let p = 0, end = i + rows; i < end; i++) {
+        const user = newUser(users[i]!, uuidv7(), createdAt);
+        created[i] = user;
+        params[p++] = user.id;
+        params[p++] = tenantId;
+        params[p++] = user.external_user_id;
+        params[p++] = user.email;
+        params[p++] = user.first_name;
+        params[p++] = user.last_name;
+        params[p++] = user.phone;
+        params[p++] = createdAt;
+      }
+      insertRows(rows).run(params);
+    }
+    return created;
+  });
+
+  /**
+   * The conflict that made insertUsers throw `error`, with every taken and every repeated external_user_id of the
+   * batch; `error` itself when it was something else. Run after the batch was rolled back: users are never deleted,
+   * so an id found taken then is still taken now.
+   */
+  const conflictOf = (tenantId: string, users: readonly CreateUser[], error: unknown): ExternalUserIdConflict => {
+    if (!isUniqueViolation(error)) throw error;
     const taken = new Set(
       takenIds.all(tenantId, JSON.stringify(users.map((u) => u.external_user_id))).map((r) => r.external_user_id),
     );
     const conflict = batchConflict(users, taken);
-    if (conflict) return { conflict };
-
-    const createdAt = new Date().toISOString();
-    return {
-      users: users.map((input) => {
-        const user = newUser(input, uuidv7(), createdAt);
-        insertUser.run({ ...user, tenant_id: tenantId });
-        return user;
-      }),
-    };
+    if (!conflict) throw error;
+    return conflict;
   };
 
-  const createBatch = db.transaction((tenantId: string, users: readonly CreateUser[]): User[] => {
-    const outcome = runBatch(tenantId, users);
-    if ('conflict' in outcome) throw outcome.conflict;
-    return outcome.users;
-  });
+  /** Stores one batch inside the caller's transaction, or nothing of it on a conflict. */
+  const runBatch = (tenantId: string, users: readonly CreateUser[]): BatchOutcome => {
+    try {
+      return { users: insertUsers(tenantId, users) };
+    } catch (error) {
+      return { conflict: conflictOf(tenantId, users, error) };
+    }
+  };
 
   // Run IMMEDIATE, so the write lock is taken before the key is looked up: a second process on the same file
   // waits here and then finds the first one's key, instead of both missing it.
@@ -199,7 +263,12 @@ export function openSqliteStorage(path: string): Storage {
 
   return {
     async createUsers(tenantId, users) {
-      return createBatch.immediate(tenantId.toLowerCase(), users);
+      const tenant = tenantId.toLowerCase();
+      try {
+        return insertUsers.immediate(tenant, users);
+      } catch (error) {
+        throw conflictOf(tenant, users, error);
+      }
     },
     async createUsersIdempotently(tenantId, users, request) {
       return createIdempotent.immediate(tenantId.toLowerCase(), users, request);
@@ -228,6 +297,8 @@ export function openSqliteStorage(path: string): Storage {
       db.prepare('SELECT 1').get();
     },
     async close() {
+      // The thread first, so that this connection is the last one and checkpoints the whole WAL as it closes.
+      await checkpointer?.close();
       if (db.open) db.close();
     },
   };

@@ -88,6 +88,35 @@ export interface Storage {
 }
 
 /**
+ * The storage, with tenantExists answered from memory for every tenant it has found or provisioned. A tenant is
+ * never deleted, so a yes is kept for the life of the process and spares every later request a query; a no is never
+ * kept, so the next request asks the database again and finds a tenant provisioned since, by this process or by
+ * another one on the same database. It holds at most every tenant there is.
+ * @example const storage = withKnownTenants(openSqliteStorage(':memory:'));
+ */
+export function withKnownTenants(storage: Storage): Storage {
+  const known = new Set<string>();
+  return {
+    createUsers: (tenantId, users) => storage.createUsers(tenantId, users),
+    createUsersIdempotently: (tenantId, users, request) => storage.createUsersIdempotently(tenantId, users, request),
+    async provisionTenant(tenantId) {
+      await storage.provisionTenant(tenantId);
+      known.add(tenantId.toLowerCase());
+    },
+    async tenantExists(tenantId) {
+      const id = tenantId.toLowerCase();
+      if (known.has(id)) return true;
+      const found = await storage.tenantExists(id);
+      if (found) known.add(id);
+      return found;
+    },
+    listUsers: (tenantId) => storage.listUsers(tenantId),
+    ping: () => storage.ping(),
+    close: () => storage.close(),
+  };
+}
+
+/**
  * Finds the users whose external_user_id repeats an earlier one of the same batch.
  * @example duplicatesInBatch([{ external_user_id: 'a' }, { external_user_id: 'a' }]) // [{ index: 1, ... }]
  */

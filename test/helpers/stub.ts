@@ -1,5 +1,5 @@
 /** Starts the real stub on 127.0.0.1, port 0, for a test file; nothing is mocked. */
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { parseConfig } from '../../server/config.js';
 import type { Handlers } from '../../server/handlers/types.js';
 import { startServer, type RunningServer } from '../../server/start.js';
@@ -8,11 +8,12 @@ export const TENANT = '40dd0c53-2fa7-4193-82ae-14d4e62c20fb';
 export const OTHER_TENANT = 'a3c1f0de-5b7e-4c2a-9f1d-6e8b0c4d2a71';
 export const BATCH_PATH = '/api/v1/public/users/batch';
 
-/** A stub on an in-memory database (or the given one) with both test tenants provisioned. */
+/** A stub on an in-memory database (or the given one) with both test tenants provisioned; silent unless given a logger. */
 export function startStub(
   env: Record<string, string> = {},
   handlers?: Partial<Handlers>,
   docsFile?: string,
+  logger: Logger = pino({ level: env.LOG_LEVEL ?? 'silent' }),
 ): Promise<RunningServer> {
   const config = parseConfig({
     PORT: '0',
@@ -22,7 +23,7 @@ export function startStub(
     LOG_LEVEL: 'silent',
     ...env,
   });
-  return startServer(config, { handlers, docsFile, logger: pino({ level: env.LOG_LEVEL ?? 'silent' }) });
+  return startServer(config, { handlers, docsFile, logger });
 }
 
 /** n valid users with unique external ids, distinguishable by `tag`. */

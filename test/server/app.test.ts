@@ -250,7 +250,10 @@ describe('POST /api/v1/public/users/batch on the stub', () => {
 
 describe('the stub with a handler that breaks the contract', () => {
   let stub: RunningServer;
+  let logged: Record<string, any>[];
   beforeEach(async () => {
+    logged = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
     stub = await startStub(
       {},
       {
@@ -261,6 +264,8 @@ describe('the stub with a handler that breaks the contract', () => {
           res.status(200).json(broken as unknown as typeof users);
         },
       },
+      undefined,
+      logger,
     );
     return () => stub.close();
   });
@@ -269,6 +274,22 @@ describe('the stub with a handler that breaks the contract', () => {
     const res = await post(stub.url, { users: makeUsers(1, 'broken') });
     expectProblem(res, 500, 'internal-error');
     expect(JSON.stringify(res.body)).not.toMatch(/fullName|stack|\.ts:|node_modules/);
+  });
+
+  it('logs an error that says which part of the body broke the contract, without the body', async () => {
+    const users = makeUsers(1, 'broken-log');
+    const res = await post(stub.url, { users });
+
+    const failure = logged.find((line) => line.msg === 'request failed');
+    expect(failure).toMatchObject({ level: 50, requestId: res.headers.get('x-request-id'), err: { type: 'ResponseContractViolation' } });
+    expect(failure!.err.violations).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ instancePath: '/0', params: { missingProperty: 'full_name' } }),
+        expect.objectContaining({ instancePath: '/0', params: { additionalProperty: 'fullName' } }),
+      ]),
+    );
+    expect(JSON.stringify(failure)).not.toContain(users[0]!.email);
+    expect(logged.find((line) => line.msg === 'request errored')).toMatchObject({ level: 50, res: { statusCode: 500 } });
   });
 });
 

@@ -2,11 +2,11 @@
  * What only the SQLite engine has: its file, WAL mode, its migrations on one connection, and its constraints seen
  * through raw SQL. The cases every engine shares are in storage.test.ts.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { migrate, MIGRATIONS, openSqliteStorage } from '../../../server/storage/sqlite.js';
 import {
   type IdempotentRequest,
@@ -44,6 +44,23 @@ describe('openSqliteStorage', () => {
       expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual(
         MIGRATIONS.map(({ version }) => ({ version })),
       );
+    } finally {
+      db.close();
+    }
+  });
+
+  it('checkpoints the WAL on a thread of its own: commits leave it alone, and the pages still reach the file', async () => {
+    const path = tempFile();
+    const storage = await storageAt(path);
+    const before = statSync(path).size;
+    for (let i = 0; i < 5; i++) await storage.createUsers(TENANT, makeUsers(200, `ckpt${i}`));
+
+    // The writer's own connection never checkpoints: the file grows only when the thread has copied the pages.
+    await vi.waitFor(() => expect(statSync(path).size).toBeGreaterThan(before + 100_000), { timeout: 5_000 });
+    await storage.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare('SELECT count(*) AS n FROM users').get()).toEqual({ n: 1000 });
     } finally {
       db.close();
     }

@@ -15,6 +15,7 @@ import {
   type Storage,
   type StoredResponse,
   type User,
+  withKnownTenants,
 } from '../../../server/storage/storage.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
 import { makeUsers, OTHER_TENANT, TENANT } from '../../helpers/stub.js';
@@ -138,6 +139,33 @@ describe.each(ENGINES)('Storage on $name', (engine) => {
     expect(await storage.tenantExists(TENANT.toUpperCase())).toBe(true);
     expect(await storage.tenantExists('b2b7a6a8-1c0e-4f5e-8a49-2d6f1e0c9b77')).toBe(false);
     await storage.ping();
+  });
+
+  it('withKnownTenants: answers a tenant it has found from memory, and asks again after a miss, finding one another process provisioned', async () => {
+    const raw = await engine.open();
+    open.push(raw);
+    let lookups = 0;
+    const storage = withKnownTenants({
+      ...raw,
+      tenantExists: (tenantId) => {
+        lookups += 1;
+        return raw.tenantExists(tenantId);
+      },
+    });
+    const other = await engine.reopen();
+    open.push(other);
+
+    expect(await storage.tenantExists(TENANT)).toBe(false);
+    expect(await storage.tenantExists(TENANT)).toBe(false);
+    expect(lookups).toBe(2);
+    await other.provisionTenant(TENANT);
+    expect(await storage.tenantExists(TENANT.toUpperCase())).toBe(true);
+    expect(await storage.tenantExists(TENANT)).toBe(true);
+    expect(lookups).toBe(3);
+
+    await storage.provisionTenant(OTHER_TENANT);
+    expect(await storage.tenantExists(OTHER_TENANT)).toBe(true);
+    expect(lookups).toBe(3);
   });
 
   it('stores nothing of a batch with a conflict and names every conflicting index', async () => {
