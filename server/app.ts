@@ -100,8 +100,6 @@ export async function createApp(options: AppOptions): Promise<Express> {
       validateFormats: true,
       ajvFormats: { mode: 'full' },
       validateApiSpec: true,
-      // No operation takes multipart bodies: without it, no upload middleware runs on every request.
-      fileUploader: false,
     }),
   );
 
