@@ -5,11 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
-import type { components } from '../generated/schema.js';
+import { type CreateUser, newUser } from '../server/storage/storage.js';
 import { BATCH_PATH } from './data.js';
-
-type CreateUser = components['schemas']['CreateUser'];
-type User = components['schemas']['User'];
 
 /**
  * Builds the baseline app; it never listens.
@@ -22,21 +19,8 @@ export function createBaselineApp({ bodyLimit }: { bodyLimit: number }): Express
   app.use(express.json({ limit: bodyLimit, type: 'application/json' }));
   app.post(BATCH_PATH, (req, res) => {
     const createdAt = new Date().toISOString();
-    const users = (req.body as { users: CreateUser[] }).users.map(
-      (input): User => ({
-        id: randomUUID(),
-        email: input.email,
-        avatar_image_url: null,
-        first_name: input.first_name,
-        last_name: input.last_name,
-        external_user_id: input.external_user_id,
-        full_name: `${input.first_name} ${input.last_name}`,
-        phone: input.phone ?? null,
-        status: 'Active',
-        created_at: createdAt,
-        userVacations: [],
-      }),
-    );
+    // The same User shape the stub answers (newUser), so the two differ only by what the stub adds.
+    const users = (req.body as { users: CreateUser[] }).users.map((input) => newUser(input, randomUUID(), createdAt));
     res.status(200).json(users);
   });
   return app;
