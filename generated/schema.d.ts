@@ -218,7 +218,7 @@ export interface components {
             /**
              * Format: uri
              * @description Identifies the kind of problem; a client branches on it rather than on `title` or `detail`.
-             * @example https://api.hesh.app/problems/validation-error
+             * @example https://api.hesh.app/problems/invalid-request
              */
             type: string;
             /**

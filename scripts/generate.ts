@@ -1,6 +1,7 @@
 /**
  * Writes everything derived from the hand-written contract: `generated/openapi.json` (the bundle the validator,
- * the mock and the docs read) and `generated/schema.d.ts` (the types). `--check` writes nothing and fails when
+ * the mock and the docs read), `generated/schema.d.ts` (the types) and `generated/problem-kinds.ts` (the catalogue
+ * of problem kinds, from the Problem schema's `x-problem-kinds`). `--check` writes nothing and fails when
  * the committed files differ from what would be written.
  */
 import { execFile } from 'node:child_process';
@@ -30,6 +31,47 @@ async function bundle(): Promise<Record<string, unknown>> {
   }
 }
 
+interface ProblemKindEntry {
+  status: number;
+  title: string;
+}
+
+/** The catalogue of problem kinds as a TypeScript module, from the Problem schema's extensions. */
+function problemKindsModule(spec: Record<string, unknown>): string {
+  const schemas = (spec.components as { schemas?: Record<string, Record<string, unknown>> } | undefined)?.schemas;
+  const problem = schemas?.Problem;
+  const base = problem?.['x-problem-type-base'];
+  const kinds = problem?.['x-problem-kinds'] as Record<string, ProblemKindEntry> | undefined;
+  if (typeof base !== 'string' || !kinds || Object.keys(kinds).length === 0) {
+    throw new Error('components.schemas.Problem needs x-problem-type-base and a non-empty x-problem-kinds');
+  }
+  for (const [kind, entry] of Object.entries(kinds)) {
+    if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(kind) || !Number.isInteger(entry?.status) || typeof entry?.title !== 'string') {
+      throw new Error(`x-problem-kinds.${kind}: a kebab-case kind needs an integer status and a title`);
+    }
+  }
+  const entries = Object.entries(kinds)
+    .map(([kind, { status, title }]) => `  ${JSON.stringify(kind)}: { status: ${status}, title: ${JSON.stringify(title)} },`)
+    .join('\n');
+  return `// ${NOTICE}
+// The catalogue of problem kinds (components.schemas.Problem's x-problem-kinds): the stub and the client import it.
+
+/** What every problem \`type\` starts with; the kind follows. */
+export const PROBLEM_TYPE_BASE = ${JSON.stringify(base)};
+
+/** Every kind of problem the API documents, with its fixed status and title. */
+export const PROBLEM_KINDS = {
+${entries}
+} as const;
+
+/** A documented kind of problem, e.g. \`'invalid-request'\`. */
+export type ProblemKind = keyof typeof PROBLEM_KINDS;
+
+/** A documented problem \`type\` URI. */
+export type ProblemType = \`\${typeof PROBLEM_TYPE_BASE}\${ProblemKind}\`;
+`;
+}
+
 /**
  * Renders the generated files in memory.
  * @example const files = await render(); files['openapi.json'].startsWith('{ "x-generated"')
@@ -42,6 +84,7 @@ export async function render(): Promise<Record<string, string>> {
   return {
     'openapi.json': json,
     'schema.d.ts': `// ${NOTICE}\n// Types from openapi-typescript; the client and the stub's handlers import them.\n\n${types}`,
+    'problem-kinds.ts': problemKindsModule(spec),
   };
 }
 

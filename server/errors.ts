@@ -1,40 +1,25 @@
 /**
- * Every error the stub sends is an RFC 9457 problem details document built here. The catalogue below is the one
- * place that decides each problem's status and title; the error handler turns anything thrown into one of them.
+ * Every error the stub sends is an RFC 9457 problem details document built here. The contract's catalogue of problem
+ * kinds (generated/problem-kinds.ts) is the one place that decides each problem's status and title; the error
+ * handler turns anything thrown into one of them.
  */
 import { STATUS_CODES } from 'node:http';
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
+import { PROBLEM_KINDS, PROBLEM_TYPE_BASE, type ProblemKind } from '../generated/problem-kinds.js';
 import type { components } from '../generated/schema.js';
 
 export type Problem = components['schemas']['Problem'];
 export type ProblemError = components['schemas']['ProblemError'];
 
-const PROBLEM_BASE = 'https://api.hesh.app/problems/';
 /** The contract lists at most this many violations in one problem. */
 const MAX_ERRORS = 1000;
 /** Seconds a client is asked to wait after a 503: about how long a database restart or failover takes. */
 export const UNAVAILABLE_RETRY_AFTER_S = 5;
 
-export const PROBLEMS = {
-  'invalid-request': { status: 400, title: 'The request is not valid' },
-  'malformed-json': { status: 400, title: 'The request body is not well-formed JSON' },
-  'invalid-tenant': { status: 401, title: 'The tenant is missing, malformed or unknown' },
-  'not-found': { status: 404, title: 'There is nothing at this path' },
-  'method-not-allowed': { status: 405, title: 'This method is not allowed on this path' },
-  'request-timeout': { status: 408, title: 'The request did not arrive in time' },
-  'external-user-id-conflict': { status: 409, title: 'An external_user_id is already in use' },
-  'idempotency-key-in-flight': { status: 409, title: 'A request with this Idempotency-Key is still being processed' },
-  'body-too-large': { status: 413, title: 'The request body is too large' },
-  'unsupported-media-type': { status: 415, title: 'The request body must be JSON' },
-  'idempotency-key-reused': { status: 422, title: 'The Idempotency-Key was used for a different request' },
-  'rate-limited': { status: 429, title: 'Too many requests' },
-  'headers-too-large': { status: 431, title: 'The request headers are too large' },
-  'internal-error': { status: 500, title: 'Something went wrong on our side' },
-  unavailable: { status: 503, title: 'The service is not available right now' },
-} as const;
-
-export type ProblemKind = keyof typeof PROBLEMS;
+/** The catalogue of problem kinds, generated from the contract (components.schemas.Problem's x-problem-kinds). */
+export const PROBLEMS = PROBLEM_KINDS;
+export type { ProblemKind };
 
 /** An error that becomes exactly one problem of the catalogue. */
 export class ApiError extends Error {
@@ -57,7 +42,7 @@ export class ApiError extends Error {
 export function toProblem(error: ApiError, requestId: string): Problem {
   const { status, title } = PROBLEMS[error.kind];
   return {
-    type: PROBLEM_BASE + error.kind,
+    type: PROBLEM_TYPE_BASE + error.kind,
     title,
     status,
     detail: error.detail,
