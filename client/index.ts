@@ -3,8 +3,13 @@
  */
 import createClient, { type Client } from 'openapi-fetch';
 import type { components, operations, paths } from '../generated/schema.js';
+import type { Problem } from './problems.js';
+import { backoffMs, isRetryableAnswer, isRetryableError, retryAfterMs, retryBounds, sleep, type RetryOptions } from './retry.js';
 
 export type { components, operations, paths };
+export * from './problems.js';
+export { mockPrefer, type DocumentedStatus, type MockPreference } from './prefer.js';
+export { RETRY_DEFAULTS, type RetryOptions } from './retry.js';
 
 /** A user as the API returns it. */
 export type User = components['schemas']['User'];
@@ -14,35 +19,130 @@ export type CreateUser = components['schemas']['CreateUser'];
 export type CreateUsersBatchRequest = components['schemas']['CreateUsersBatchRequest'];
 /** One vacation period of a user. */
 export type UserVacation = components['schemas']['UserVacation'];
-/** Every error body: RFC 9457 problem details with the offending pointers. */
-export type Problem = components['schemas']['Problem'];
 /** One offending part of a request, inside `Problem.errors`. */
 export type ProblemError = components['schemas']['ProblemError'];
 
 /** The header that names the tenant on every request. */
 export const TENANT_HEADER = 'x-tenant-id';
+/** The path of `createUsersBatch`. */
+export const USERS_BATCH_PATH = '/api/v1/public/users/batch';
 
 export interface UsersClientOptions {
   /** The API's origin, e.g. `https://api.hesh.app`, `http://127.0.0.1:3000` (stub) or `http://127.0.0.1:4010` (mock). */
   baseUrl: string;
-  /** The tenant every request acts for: a UUID v4. */
+  /** The tenant every request acts for (a UUID v4), unless a call names another one. */
   tenantId: string;
-  /** A fetch implementation; the global one by default. */
+  /**
+   * A fetch implementation. By default `globalThis.fetch`, looked up on every request, so a test double or MSW
+   * installed after the client was made is used.
+   */
   fetch?: (input: Request) => Promise<Response>;
+  /** How long one attempt of any request may take, answer body included, before it fails with a `TimeoutError`. */
+  timeout?: number;
+  /** Automatic, safe retries of `createUsersBatch` (off unless given); a call may override it. */
+  retry?: boolean | RetryOptions;
+  /** Headers every request carries, e.g. `mockPrefer(...)` for a client of the mock. */
+  headers?: Record<string, string>;
 }
 
-export type UsersClient = Client<paths>;
+export interface CreateUsersBatchOptions {
+  /** The tenant this call acts for, instead of the client's. */
+  tenantId?: string;
+  /**
+   * The batch's Idempotency-Key. With retries on and none given, one is generated for this call and sent on every
+   * attempt; give your own to retry across processes (store it with the batch).
+   */
+  idempotencyKey?: string;
+  /** Stops the call at once, retries and waits included; the call rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Overrides the client's `retry` for this call. */
+  retry?: boolean | RetryOptions;
+  /** More headers for this call, e.g. `mockPrefer({ code: 409 })` against the mock. */
+  headers?: Record<string, string>;
+}
+
+/** What `createUsersBatch` answers: the created users or a problem, the last response, and the attempts it took. */
+export type CreateUsersBatchResult = (
+  | { data: User[]; error?: undefined }
+  | { data?: undefined; error: Problem }
+) & { response: Response; attempts: number; idempotencyKey: string | undefined };
+
+/** Thrown by `createUsersBatch` when no attempt got an answer (network errors or timeouts, retries exhausted). */
+export class UsersRequestError extends Error {
+  override readonly name = 'UsersRequestError';
+  constructor(
+    message: string,
+    readonly attempts: number,
+    options: { cause: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface UsersClient extends Client<paths> {
+  /**
+   * `POST /api/v1/public/users/batch`: creates the batch, retrying safely when retries are on.
+   * @example
+   * const { data, error, attempts } = await users.createUsersBatch({ users }, { retry: true });
+   */
+  createUsersBatch(body: CreateUsersBatchRequest, options?: CreateUsersBatchOptions): Promise<CreateUsersBatchResult>;
+}
 
 /**
  * Creates a client whose requests and responses are typed from the contract and carry the tenant header.
  * @example
  * const users = createUsersClient({ baseUrl: 'https://api.hesh.app', tenantId: '40dd0c53-2fa7-4193-82ae-14d4e62c20fb' });
- * const { data, error } = await users.POST('/api/v1/public/users/batch', { body: { users: [...] } });
+ * const { data, error } = await users.createUsersBatch({ users: [...] });
  */
-export function createUsersClient({ baseUrl, tenantId, fetch }: UsersClientOptions): UsersClient {
-  return createClient<paths>({
+export function createUsersClient(options: UsersClientOptions): UsersClient {
+  const { baseUrl, tenantId, timeout, headers } = options;
+  const client = createClient<paths>({
     baseUrl,
-    headers: { [TENANT_HEADER]: tenantId },
-    ...(fetch ? { fetch } : {}),
+    headers: { ...headers, [TENANT_HEADER]: tenantId },
+    // Looked up per request, not when the client is made (openapi-fetch would keep the fetch it saw at creation).
+    fetch: (request: Request) => {
+      const fetchNow = options.fetch ?? globalThis.fetch;
+      if (timeout === undefined) return fetchNow(request);
+      return fetchNow(new Request(request, { signal: AbortSignal.any([request.signal, AbortSignal.timeout(timeout)]) }));
+    },
   });
+
+  async function createUsersBatch(body: CreateUsersBatchRequest, call: CreateUsersBatchOptions = {}): Promise<CreateUsersBatchResult> {
+    const bounds = retryBounds(call.retry ?? options.retry);
+    const idempotencyKey = call.idempotencyKey ?? (bounds ? globalThis.crypto.randomUUID() : undefined);
+    const { signal } = call;
+    const started = Date.now();
+    const maxAttempts = bounds?.maxAttempts ?? 1;
+    for (let attempt = 1; ; attempt++) {
+      signal?.throwIfAborted();
+      let result;
+      try {
+        result = await client.POST(USERS_BATCH_PATH, {
+          body,
+          params: { header: idempotencyKey === undefined ? {} : { 'Idempotency-Key': idempotencyKey } },
+          headers: { ...call.headers, ...(call.tenantId === undefined ? {} : { [TENANT_HEADER]: call.tenantId }) },
+          ...(signal ? { signal } : {}),
+        });
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        const wait = bounds ? backoffMs(attempt, bounds) : 0;
+        if (!bounds || !isRetryableError(error) || attempt >= maxAttempts || Date.now() - started + wait > bounds.maxElapsedMs) {
+          throw new UsersRequestError(`createUsersBatch failed after ${attempt} attempt(s): ${String(error)}`, attempt, { cause: error });
+        }
+        await sleep(wait, signal);
+        continue;
+      }
+      const { response } = result;
+      const answer = { response, attempts: attempt, idempotencyKey };
+      const done = result.error === undefined
+        ? { ...answer, data: result.data as User[] }
+        : { ...answer, error: result.error as Problem };
+      if (!bounds || !isRetryableAnswer(response.status, result.error) || attempt >= maxAttempts) return done;
+      const wait = retryAfterMs(response) ?? backoffMs(attempt, bounds);
+      if (Date.now() - started + wait > bounds.maxElapsedMs) return done;
+      await sleep(wait, signal);
+    }
+  }
+
+  return Object.assign(client, { createUsersBatch });
 }
