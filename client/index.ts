@@ -103,7 +103,18 @@ export function createUsersClient(options: UsersClientOptions): UsersClient {
     fetch: (request: Request) => {
       const fetchNow = options.fetch ?? globalThis.fetch;
       if (timeout === undefined) return fetchNow(request);
-      return fetchNow(new Request(request, { signal: AbortSignal.any([request.signal, AbortSignal.timeout(timeout)]) }));
+      // A timer of our own rather than AbortSignal.timeout(), and one that holds the request it aborts: a signal
+      // follows another only weakly, so a request that nothing else holds (a fetch double that waits for its abort)
+      // would be collected and never time out. Left to run out (unref'd), the timer also bounds reading the body.
+      const controller = new AbortController();
+      const forwarded = new Request(request, { signal: controller.signal });
+      const timer = setTimeout(() => {
+        if (!forwarded.signal.aborted) controller.abort(new DOMException(`no answer within ${timeout} ms`, 'TimeoutError'));
+      }, timeout);
+      (timer as { unref?: () => void }).unref?.();
+      if (request.signal.aborted) controller.abort(request.signal.reason);
+      else request.signal.addEventListener('abort', () => controller.abort(request.signal.reason), { once: true });
+      return fetchNow(forwarded);
     },
   });
 

@@ -1,5 +1,17 @@
-import { describe, expect, expectTypeOf, it } from 'vitest';
-import { createUsersClient, type CreateUser, type Problem, type User } from '../../client/index.js';
+import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
+import {
+  createUsersClient,
+  isProblem,
+  isProblemOfKind,
+  mockPrefer,
+  PROBLEM_KINDS,
+  PROBLEM_TYPE_BASE,
+  problemKind,
+  type CreateUser,
+  type Problem,
+  type ProblemKind,
+  type User,
+} from '../../client/index.js';
 
 const TENANT = '40dd0c53-2fa7-4193-82ae-14d4e62c20fb';
 const PATH = '/api/v1/public/users/batch';
@@ -82,5 +94,90 @@ describe('createUsersClient', () => {
     ];
     expectTypeOf(compileOnly).toBeFunction();
     expect([misspelled, wrongType, missing]).toHaveLength(3);
+  });
+});
+
+describe('createUsersClient: fetch, timeout, tenant and Prefer', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('uses a global fetch installed after the client was made (as MSW installs one)', async () => {
+    const client = createUsersClient({ baseUrl: 'http://127.0.0.1:9', tenantId: TENANT });
+    const { seen, fetch } = answering(200, []);
+    vi.stubGlobal('fetch', fetch);
+
+    const { response } = await client.POST(PATH, { body: { users: [USER] } });
+
+    expect(response.status).toBe(200);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('fails an attempt that takes longer than the client-wide timeout with a TimeoutError', async () => {
+    const hanging = (request: Request) =>
+      new Promise<Response>((_, reject) => request.signal.addEventListener('abort', () => reject(request.signal.reason)));
+    const client = createUsersClient({ baseUrl: 'http://127.0.0.1:9', tenantId: TENANT, timeout: 100, fetch: hanging });
+
+    const started = performance.now();
+    const error = await client.POST(PATH, { body: { users: [USER] } }).catch((e: unknown) => e);
+
+    expect((error as Error).name).toBe('TimeoutError');
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it('sends the tenant one call names, and the client\'s on the others', async () => {
+    const other = 'a3c1f0de-5b7e-4c2a-9f1d-6e8b0c4d2a71';
+    const { seen, fetch } = answering(200, []);
+    const client = createUsersClient({ baseUrl: 'http://127.0.0.1:9', tenantId: TENANT, fetch });
+
+    await client.createUsersBatch({ users: [USER] }, { tenantId: other });
+    await client.createUsersBatch({ users: [USER] });
+
+    expect(seen.map((r) => r.headers.get('x-tenant-id'))).toEqual([other, TENANT]);
+  });
+
+  it('without retry, sends one attempt and no Idempotency-Key unless given one', async () => {
+    const { seen, fetch } = answering(503, { type: `${PROBLEM_TYPE_BASE}unavailable`, title: 't', status: 503 }, 'application/problem+json');
+    const client = createUsersClient({ baseUrl: 'http://127.0.0.1:9', tenantId: TENANT, fetch });
+
+    const plain = await client.createUsersBatch({ users: [USER] });
+    const keyed = await client.createUsersBatch({ users: [USER] }, { idempotencyKey: 'k-1' });
+
+    expect([plain.attempts, keyed.attempts]).toEqual([1, 1]);
+    expect(seen.map((r) => r.headers.get('idempotency-key'))).toEqual([null, 'k-1']);
+  });
+
+  it('writes the mock\'s Prefer header from a typed preference, and sends it only when asked', async () => {
+    const { seen, fetch } = answering(200, []);
+    const client = createUsersClient({ baseUrl: 'http://127.0.0.1:9', tenantId: TENANT, fetch });
+
+    expect(mockPrefer({ code: 409, example: 'DuplicateInBatch' })).toEqual({ Prefer: 'code=409, example=DuplicateInBatch' });
+    expect(mockPrefer({ dynamic: true })).toEqual({ Prefer: 'dynamic=true' });
+    await client.createUsersBatch({ users: [USER] }, { headers: mockPrefer({ code: 503 }) });
+    await client.createUsersBatch({ users: [USER] });
+
+    expect(seen.map((r) => r.headers.get('prefer'))).toEqual(['code=503', null]);
+  });
+});
+
+describe('problem kinds', () => {
+  const problem = (type: string, status = 400): Problem => ({ type, title: 't', status });
+
+  it('problemKind names every documented kind, and nothing for an unknown kind or a non-problem', () => {
+    for (const kind of Object.keys(PROBLEM_KINDS) as ProblemKind[]) {
+      expect(problemKind(problem(PROBLEM_TYPE_BASE + kind))).toBe(kind);
+    }
+    expect(problemKind(problem(`${PROBLEM_TYPE_BASE}added-next-year`))).toBeUndefined();
+    expect(problemKind(problem('https://example.com/problems/invalid-request'))).toBeUndefined();
+    expect(problemKind(problem(`${PROBLEM_TYPE_BASE}toString`))).toBeUndefined();
+    expect(problemKind(new TypeError('fetch failed'))).toBeUndefined();
+    expect(problemKind(undefined)).toBeUndefined();
+  });
+
+  it('isProblemOfKind tells one kind from another; isProblem needs type, title and status', () => {
+    const conflict = problem(`${PROBLEM_TYPE_BASE}external-user-id-conflict`, 409);
+    expect(isProblemOfKind(conflict, 'external-user-id-conflict')).toBe(true);
+    expect(isProblemOfKind(conflict, 'idempotency-key-in-flight')).toBe(false);
+    expect(isProblem(conflict)).toBe(true);
+    expect(isProblem({ type: conflict.type, status: 409 })).toBe(false);
+    expect(isProblem('problem')).toBe(false);
   });
 });
