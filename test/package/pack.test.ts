@@ -28,7 +28,7 @@ const REPO_LOCK = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8
   packages: Record<string, { dependencies?: Record<string, string>; dev?: boolean }>;
 };
 /** The README's code blocks for frontend teams: each ```ts block right after this comment. */
-export const README_MARKER = '<!-- compiled: test/package/pack.test.ts -->';
+const README_MARKER = '<!-- compiled: test/package/pack.test.ts -->';
 
 let work: string;
 let tarball: string;
@@ -142,7 +142,7 @@ users.createUsersBatch({ users: [{ external_user_id: 'cjs-' + Date.now(), email:
 `;
 
 /** The README's marked ```ts blocks, in order. */
-export function readmeBlocks(): string[] {
+function readmeBlocks(): string[] {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   return readme.split(README_MARKER).slice(1).map((rest) => {
     const match = /^\s*```ts\n([\s\S]*?)\n```/.exec(rest);
