@@ -4,7 +4,8 @@
  * must not be retried, and an abort.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createUsersClient, PROBLEM_TYPE_BASE, UsersRequestError, type Problem, type UsersClient } from '../../client/index.js';
+import { createUsersClient, PROBLEM_TYPE_BASE, RETRY_DEFAULTS, UsersRequestError, type Problem, type UsersClient } from '../../client/index.js';
+import { backoffMs, retryAfterMs } from '../../client/retry.js';
 import type { RunningServer } from '../../server/start.js';
 import { deref, operation } from '../helpers/contract.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
@@ -236,5 +237,27 @@ describe('createUsersBatch with retry, behind a fault-injecting proxy in front o
     expect(performance.now() - started).toBeLessThan(1_000);
     expect((error as Error).name).toBe('AbortError');
     expect(proxy.requests).toHaveLength(1);
+  });
+});
+
+describe('the retry policy (client/retry.ts)', () => {
+  it('backs off exponentially with jitter: between half and all of base * 2^(n-1), capped at maxDelayMs', () => {
+    const bounds = { ...RETRY_DEFAULTS, baseDelayMs: 100, maxDelayMs: 1_000 };
+    expect([1, 2, 3, 4, 5].map((n) => backoffMs(n, bounds, () => 0))).toEqual([50, 100, 200, 400, 500]);
+    expect([1, 2, 3, 4, 5].map((n) => backoffMs(n, bounds, () => 1))).toEqual([100, 200, 400, 800, 1_000]);
+    const draws = new Set(Array.from({ length: 50 }, () => backoffMs(3, bounds)));
+    expect(draws.size).toBeGreaterThan(1);
+    expect(Math.min(...draws)).toBeGreaterThanOrEqual(200);
+    expect(Math.max(...draws)).toBeLessThanOrEqual(400);
+  });
+
+  it('reads Retry-After as delta-seconds or as an HTTP date, and ignores what it cannot read', () => {
+    const now = Date.parse('2026-12-01T20:00:00Z');
+    const answer = (value?: string) => new Response(null, { status: 503, headers: value === undefined ? {} : { 'retry-after': value } });
+    expect(retryAfterMs(answer('5'), now)).toBe(5_000);
+    expect(retryAfterMs(answer('Tue, 01 Dec 2026 20:00:07 GMT'), now)).toBe(7_000);
+    expect(retryAfterMs(answer('Tue, 01 Dec 2026 19:59:00 GMT'), now)).toBe(0);
+    expect(retryAfterMs(answer('soon'), now)).toBeUndefined();
+    expect(retryAfterMs(answer(), now)).toBeUndefined();
   });
 });
