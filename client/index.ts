@@ -24,8 +24,8 @@ export type ProblemError = components['schemas']['ProblemError'];
 
 /** The header that names the tenant on every request. */
 export const TENANT_HEADER = 'x-tenant-id';
-/** The path of `createUsersBatch`. */
-export const USERS_BATCH_PATH = '/api/v1/public/users/batch';
+/** The path of `createUsersBatch` (checked against the spec's paths by the compiler). */
+export const USERS_BATCH_PATH = '/api/v1/public/users/batch' satisfies keyof paths;
 
 export interface UsersClientOptions {
   /** The API's origin, e.g. `https://api.hesh.app`, `http://127.0.0.1:3000` (stub) or `http://127.0.0.1:4010` (mock). */

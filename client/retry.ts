@@ -16,6 +16,7 @@ export interface RetryOptions {
   maxDelayMs?: number;
 }
 
+/** The bounds `retry: true` means. */
 export const RETRY_DEFAULTS: Required<RetryOptions> = {
   maxAttempts: 4,
   maxElapsedMs: 60_000,
