@@ -4,7 +4,7 @@
 import createClient, { type Client } from 'openapi-fetch';
 import type { components, operations, paths } from '../generated/schema.js';
 import type { Problem } from './problems.js';
-import { backoffMs, isRetryableAnswer, isRetryableError, retryAfterMs, retryBounds, sleep, type RetryOptions } from './retry.js';
+import { backoffMs, isRetryableAnswer, isRetryableError, newIdempotencyKey, retryAfterMs, retryBounds, sleep, type RetryOptions } from './retry.js';
 
 export type { components, operations, paths };
 export * from './problems.js';
@@ -120,7 +120,7 @@ export function createUsersClient(options: UsersClientOptions): UsersClient {
 
   async function createUsersBatch(body: CreateUsersBatchRequest, call: CreateUsersBatchOptions = {}): Promise<CreateUsersBatchResult> {
     const bounds = retryBounds(call.retry ?? options.retry);
-    const idempotencyKey = call.idempotencyKey ?? (bounds ? globalThis.crypto.randomUUID() : undefined);
+    const idempotencyKey = call.idempotencyKey ?? (bounds ? newIdempotencyKey() : undefined);
     const { signal } = call;
     const started = Date.now();
     const maxAttempts = bounds?.maxAttempts ?? 1;

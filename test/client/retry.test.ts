@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createUsersClient, PROBLEM_TYPE_BASE, RETRY_DEFAULTS, UsersRequestError, type Problem, type UsersClient } from '../../client/index.js';
-import { backoffMs, retryAfterMs } from '../../client/retry.js';
+import { backoffMs, newIdempotencyKey, retryAfterMs } from '../../client/retry.js';
 import type { RunningServer } from '../../server/start.js';
 import { deref, operation } from '../helpers/contract.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
@@ -259,5 +259,14 @@ describe('the retry policy (client/retry.ts)', () => {
     expect(retryAfterMs(answer('Tue, 01 Dec 2026 19:59:00 GMT'), now)).toBe(0);
     expect(retryAfterMs(answer('soon'), now)).toBeUndefined();
     expect(retryAfterMs(answer(), now)).toBeUndefined();
+  });
+
+  it('makes a UUID v4 key, also where crypto.randomUUID is missing (a page on plain http)', () => {
+    const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    const insecure = { getRandomValues: crypto.getRandomValues.bind(crypto) };
+    const keys = Array.from({ length: 20 }, () => newIdempotencyKey(insecure));
+    expect(keys.every((k) => UUID_V4.test(k))).toBe(true);
+    expect(new Set(keys).size).toBe(20);
+    expect(newIdempotencyKey()).toMatch(UUID_V4);
   });
 });
