@@ -29,15 +29,13 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'co
 
 interface Spec {
   components: {
-    responses: Record<string, { content?: Record<string, { examples?: Record<string, { $ref: string }> }> }>;
     examples: Record<string, { value: unknown }>;
   };
 }
 
-/** The value of a named example of a response component, or undefined where the spec has none. */
-function exampleOf(spec: Spec, response: string, name: string): unknown {
-  const ref = spec.components?.responses?.[response]?.content?.['application/problem+json']?.examples?.[name]?.$ref;
-  return ref ? spec.components.examples[ref.split('/').pop()!]?.value : undefined;
+/** The value of a problem example of the spec's components, by its name there, or undefined where it has none. */
+function exampleOf(spec: Spec, name: string): unknown {
+  return spec.components?.examples?.[name]?.value;
 }
 
 /** Reads a request body, stopping at `limit` bytes; undefined when it is longer. */
@@ -77,10 +75,10 @@ export async function startContractFront(options: {
   port: number;
 }): Promise<ContractFront> {
   const spec = JSON.parse(readFileSync(options.specPath, 'utf8')) as Spec;
-  const malformedJson = exampleOf(spec, 'BadRequest', 'MalformedJson');
-  const bodyTooLarge = exampleOf(spec, 'ContentTooLarge', 'BodyTooLarge');
+  const malformedJson = exampleOf(spec, 'MalformedJsonProblem');
+  const bodyTooLarge = exampleOf(spec, 'BodyTooLargeProblem');
   // A spec without these examples (not this API's) gets Prism's answers unmended.
-  const invalidUsers = exampleOf(spec, 'BadRequest', 'InvalidUsers') as { type: string; title: string } | undefined;
+  const invalidUsers = exampleOf(spec, 'InvalidUsersProblem') as { type: string; title: string } | undefined;
 
   /** The contract's 400 problem for Prism's violations: a pointer into the body for each one. */
   const invalidRequest = (header: string) => {
@@ -98,7 +96,7 @@ export async function startContractFront(options: {
       type: invalidUsers!.type,
       title: invalidUsers!.title,
       status: 400,
-      detail: `${n} problem${n === 1 ? ' was' : 's were'} found in the request; no user was created.`,
+      detail: `${n} problem${n === 1 ? ' was' : 's were'} found in the request; nothing was changed.`,
       instance: `urn:uuid:${randomUUID()}`,
       errors,
     };
