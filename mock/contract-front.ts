@@ -28,9 +28,29 @@ const PROPERTY_IN_MESSAGE: Record<string, RegExp> = {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host', 'upgrade']);
 
 interface Spec {
+  paths?: Record<string, Record<string, unknown>>;
   components: {
     examples: Record<string, { value: unknown }>;
+    schemas?: { Problem?: { 'x-problem-type-base'?: string; 'x-problem-kinds'?: Record<string, { status: number; title: string }> } };
   };
+}
+
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+/**
+ * A path of the spec without a template wins over a templated one that also matches it, as in the stub's router:
+ * `GET /users/batch` asks for `/users/batch`, not for the user `batch` of `/users/{id}` (Prism would take the
+ * template). Returns the methods documented on that concrete path when the request's method is not one of them,
+ * for a 405 with `Allow`; undefined when the concrete path has the method, or no concrete path matches.
+ * @example concretePathRefusal(spec.paths, 'GET', '/api/v1/public/users/batch') // ['POST']
+ */
+export function concretePathRefusal(paths: Spec['paths'], method: string, url: string): string[] | undefined {
+  // A preflight is CORS's business, not the operation's.
+  if (method.toUpperCase() === 'OPTIONS') return undefined;
+  const item = paths?.[url.split('?')[0]!];
+  if (!item) return undefined;
+  const documented = HTTP_METHODS.filter((m) => m in item);
+  return documented.includes(method.toLowerCase()) ? undefined : documented.map((m) => m.toUpperCase());
 }
 
 /** The value of a problem example of the spec's components, by its name there, or undefined where it has none. */
@@ -118,7 +138,22 @@ export async function startContractFront(options: {
     });
   };
 
+  const problemKinds = spec.components?.schemas?.Problem;
+  const methodNotAllowed = problemKinds?.['x-problem-kinds']?.['method-not-allowed'];
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const allow = methodNotAllowed ? concretePathRefusal(spec.paths, req.method ?? 'GET', req.url ?? '/') : undefined;
+    if (allow) {
+      await readBody(req, BODY_LIMIT);
+      res.setHeader('allow', allow.join(', '));
+      return sendProblem(res, 405, {
+        type: `${problemKinds!['x-problem-type-base']}method-not-allowed`,
+        title: methodNotAllowed!.title,
+        status: 405,
+        detail: 'This path does not support this method.',
+        instance: `urn:uuid:${randomUUID()}`,
+      });
+    }
     const body = await readBody(req, BODY_LIMIT);
     if (body === undefined && bodyTooLarge !== undefined) {
       // The rest of the body is not read: close the connection instead of draining it.
