@@ -71,27 +71,27 @@ describe('scaffold()', () => {
 
   it('refuses an operationId or a method and path the spec already has', () => {
     const root = copy();
-    expect(() => scaffold({ root, method: 'GET', path: '/api/v1/public/users/{id}', operationId: 'createUsersBatch' })).toThrow(/already exists/);
+    expect(() => scaffold({ root, method: 'GET', path: '/api/v1/public/tenants/{id}', operationId: 'createUsersBatch' })).toThrow(/already exists/);
     expect(() => scaffold({ root, method: 'POST', path: '/api/v1/public/users/batch', operationId: 'another' })).toThrow(/already exists/);
     expect(() => scaffold({ root, method: 'FETCH', path: '/x', operationId: 'x' })).toThrow(/METHOD/);
   });
 
   it('writes three files and registers them in openapi.yaml and server/handlers/index.ts', () => {
     const root = copy();
-    const changes = scaffold({ root, method: 'GET', path: '/api/v1/public/users/{id}', operationId: 'getUser' });
+    const changes = scaffold({ root, method: 'GET', path: '/api/v1/public/tenants/{id}', operationId: 'getTenant' });
     expect(changes).toEqual([
-      { file: 'openapi/paths/api_v1_public_users_{id}.yaml', action: 'written' },
+      { file: 'openapi/paths/api_v1_public_tenants_{id}.yaml', action: 'written' },
       { file: 'openapi/openapi.yaml', action: 'edited' },
-      { file: 'server/handlers/get-user.ts', action: 'written' },
+      { file: 'server/handlers/get-tenant.ts', action: 'written' },
       { file: 'server/handlers/index.ts', action: 'edited' },
-      { file: 'test/contract/operations/get-user.ts', action: 'written' },
+      { file: 'test/contract/operations/get-tenant.ts', action: 'written' },
     ]);
-    expect(parse(readFileSync(join(root, 'openapi/openapi.yaml'), 'utf8')).paths['/api/v1/public/users/{id}']).toEqual({
-      $ref: 'paths/api_v1_public_users_{id}.yaml',
+    expect(parse(readFileSync(join(root, 'openapi/openapi.yaml'), 'utf8')).paths['/api/v1/public/tenants/{id}']).toEqual({
+      $ref: 'paths/api_v1_public_tenants_{id}.yaml',
     });
     const index = readFileSync(join(root, 'server/handlers/index.ts'), 'utf8');
-    expect(index).toContain("import { getUser } from './get-user.js';");
-    expect(index).toContain('getUser: getUser(deps),');
+    expect(index).toContain("import { getTenant } from './get-tenant.js';");
+    expect(index).toContain('getTenant: getTenant(deps),');
   });
 
   it('adds a second method to an existing path file instead of a second file', () => {
