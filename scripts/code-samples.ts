@@ -10,7 +10,7 @@ type Json = Record<string, any>;
 export const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
 export interface CodeSample {
-  lang: 'Shell' | 'TypeScript';
+  lang: 'curl' | 'TypeScript';
   label: string;
   source: string;
 }
@@ -88,39 +88,63 @@ function sampleTenant(spec: Json): string {
   return tenant;
 }
 
-/** The curl and TypeScript samples of one operation, for the bundle's first server. */
+/**
+ * The code samples of one operation, for the bundle's first server: one curl and one TypeScript sample (Redoc CE
+ * shows one tab per language), each holding every named request of the operation under a comment that names it.
+ */
 export function codeSamples(spec: Json, path: string, method: string, op: Json): CodeSample[] {
   const origin = spec.servers?.[0]?.url as string;
   const tenant = sampleTenant(spec);
-  return namedRequests(spec, path, op).flatMap((request) => {
-    const curl = [
-      `curl -i -X ${method.toUpperCase()} ${shellQuote(origin + request.path)}`,
-      `  -H ${shellQuote(`x-tenant-id: ${tenant}`)}`,
-      ...Object.entries(request.headers).map(([name, v]) => `  -H ${shellQuote(`${name}: ${v}`)}`),
-      ...(request.body !== undefined
-        ? [`  -H 'content-type: application/json'`, `  -d ${shellQuote(JSON.stringify(request.body))}`]
-        : []),
-    ].join(' \\\n');
+  const requests = namedRequests(spec, path, op);
+  const curl = requests.map((request) =>
+    [
+      `# ${request.name}`,
+      [
+        `curl -i -X ${method.toUpperCase()} ${shellQuote(origin + request.path)}`,
+        `  -H ${shellQuote(`x-tenant-id: ${tenant}`)}`,
+        ...Object.entries(request.headers).map(([name, v]) => `  -H ${shellQuote(`${name}: ${v}`)}`),
+        ...(request.body !== undefined
+          ? [`  -H 'content-type: application/json'`, `  -d ${shellQuote(JSON.stringify(request.body))}`]
+          : []),
+      ].join(' \\\n'),
+    ].join('\n'),
+  );
+  const calls = requests.map((request) => {
     const options: string[] = [];
     const params: string[] = [];
-    if (Object.keys(request.pathParams).length > 0) params.push(`path: ${tsValue(request.pathParams, '    ')}`);
-    if (Object.keys(request.query).length > 0) params.push(`query: ${tsValue(request.query, '    ')}`);
-    if (Object.keys(request.headers).length > 0) params.push(`header: ${tsValue(request.headers, '    ')}`);
-    if (params.length > 0) options.push(`  params: {\n    ${params.join(',\n    ')},\n  },`);
-    if (request.body !== undefined) options.push(`  body: ${tsValue(request.body, '  ')},`);
-    const ts = [
-      `import { createUsersClient } from 'hesh-users-contract';`,
-      '',
-      `const client = createUsersClient({ baseUrl: ${JSON.stringify(origin)}, tenantId: ${JSON.stringify(tenant)} });`,
-      `const { data, error, response } = await client.${method.toUpperCase()}(${JSON.stringify(path)}, {`,
-      ...options,
-      '});',
-      `console.log(response.status, data ?? error);`,
-    ].join('\n');
+    if (Object.keys(request.pathParams).length > 0) params.push(`path: ${tsValue(request.pathParams, '      ')}`);
+    if (Object.keys(request.query).length > 0) params.push(`query: ${tsValue(request.query, '      ')}`);
+    if (Object.keys(request.headers).length > 0) params.push(`header: ${tsValue(request.headers, '      ')}`);
+    if (params.length > 0) options.push(`    params: {\n      ${params.join(',\n      ')},\n    },`);
+    if (request.body !== undefined) options.push(`    body: ${tsValue(request.body, '    ')},`);
     return [
-      { lang: 'Shell', label: `curl (${request.name})`, source: curl },
-      { lang: 'TypeScript', label: `TypeScript (${request.name})`, source: ts },
-    ] satisfies CodeSample[];
+      `// ${request.name}`,
+      '{',
+      `  const { data, error, response } = await client.${method.toUpperCase()}(${JSON.stringify(path)}, {`,
+      ...options.map((line) => line.replace(/^ {2}/, '')).map((line) => `  ${line}`),
+      '  });',
+      '  console.log(response.status, data ?? error);',
+      '}',
+    ].join('\n');
+  });
+  const ts = [
+    `import { createUsersClient } from 'hesh-users-contract';`,
+    '',
+    `const client = createUsersClient({ baseUrl: ${JSON.stringify(origin)}, tenantId: ${JSON.stringify(tenant)} });`,
+    '',
+    calls.join('\n\n'),
+  ].join('\n');
+  return [
+    { lang: 'curl', label: 'curl', source: curl.join('\n\n') },
+    { lang: 'TypeScript', label: 'TypeScript', source: ts },
+  ];
+}
+
+/** Splits a curl sample into its named commands, as codeSamples wrote them. */
+export function curlCommands(source: string): { name: string; command: string }[] {
+  return source.split(/\n\n(?=# )/).map((part) => {
+    const [header, ...rest] = part.split('\n');
+    return { name: header!.replace(/^# /, ''), command: rest.join('\n') };
   });
 }
 

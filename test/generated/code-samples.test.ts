@@ -8,6 +8,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { curlCommands } from '../../scripts/code-samples.js';
 import { fileBaseName } from '../../scripts/new-operation.js';
 import { contractViolations, deref, operations, spec } from '../helpers/contract.js';
 import { startStub } from '../helpers/stub.js';
@@ -31,7 +32,7 @@ function pairedStatus(op: (typeof SAMPLES)[number]['op'], name: string): number 
 it('has a curl and a TypeScript sample for every operation of the spec', () => {
   for (const { operationId } of operations()) {
     const langs = SAMPLES.filter((s) => s.operationId === operationId).map((s) => s.lang);
-    expect(langs, operationId).toContain('Shell');
+    expect(langs, operationId).toContain('curl');
     expect(langs, operationId).toContain('TypeScript');
   }
 });
@@ -45,20 +46,21 @@ describe('each curl sample, run against the stub', () => {
     await stub?.close();
   });
 
-  for (const sample of SAMPLES.filter((s) => s.lang === 'Shell')) {
-    const name = /\((.+)\)$/.exec(sample.label)![1]!;
-    it(`${sample.operationId}: ${sample.label} answers as the contract and its paired response example say`, async () => {
-      expect(sample.source.startsWith(`curl -i -X `)).toBe(true);
-      // The sample as a reader copies it, with the production origin replaced by the stub's.
-      const script = `${sample.source.replaceAll(ORIGIN, stub.url)} --silent --show-error --max-time 10`;
-      const { stdout } = await promisify(execFile)('bash', ['-c', script]);
-      const [head = '', body = ''] = stdout.split(/\r\n\r\n/);
-      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]);
-      const type = /^content-type: (.*)$/im.exec(head)?.[1]?.trim() ?? null;
-      expect(contractViolations(sample.operationId, status, type, body ? JSON.parse(body) : undefined), stdout).toEqual([]);
-      const paired = pairedStatus(sample.op, name);
-      if (paired !== undefined) expect(status, stdout).toBe(paired);
-    });
+  for (const sample of SAMPLES.filter((s) => s.lang === 'curl')) {
+    for (const { name, command } of curlCommands(sample.source)) {
+      it(`${sample.operationId}: curl ${name} answers as the contract and its paired response example say`, async () => {
+        expect(command.startsWith('curl -i -X ')).toBe(true);
+        // The command as a reader copies it, with the production origin replaced by the stub's.
+        const script = `${command.replaceAll(ORIGIN, stub.url)} --silent --show-error --max-time 10`;
+        const { stdout } = await promisify(execFile)('bash', ['-c', script]);
+        const [head = '', body = ''] = stdout.split(/\r\n\r\n/);
+        const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]);
+        const type = /^content-type: (.*)$/im.exec(head)?.[1]?.trim() ?? null;
+        expect(contractViolations(sample.operationId, status, type, body ? JSON.parse(body) : undefined), stdout).toEqual([]);
+        const paired = pairedStatus(sample.op, name);
+        if (paired !== undefined) expect(status, stdout).toBe(paired);
+      });
+    }
   }
 });
 
@@ -73,7 +75,7 @@ describe('each TypeScript sample', () => {
     expect(typescript.length).toBeGreaterThan(0);
     typescript.forEach((sample, i) => writeFileSync(join(dir, `${fileBaseName(sample.operationId)}-${i}.mts`), sample.source));
     // The control: the first sample with its path misspelt must fail, or this check proves nothing.
-    const control = typescript[0]!.source.replace(/client\.(\w+)\("/, 'client.$1("/misspelt');
+    const control = typescript[0]!.source.replace(/client\.(\w+)\("/g, 'client.$1("/misspelt');
     writeFileSync(join(dir, 'control-broken.mts'), control);
     writeFileSync(
       join(dir, 'tsconfig.json'),
