@@ -10,6 +10,7 @@ export const PROBLEM_KINDS = {
   "malformed-json": { status: 400, title: "The request body is not well-formed JSON" },
   "invalid-tenant": { status: 401, title: "The tenant is missing, malformed or unknown" },
   "not-found": { status: 404, title: "There is nothing at this path" },
+  "resource-not-found": { status: 404, title: "The resource does not exist" },
   "method-not-allowed": { status: 405, title: "This method is not allowed on this path" },
   "request-timeout": { status: 408, title: "The request did not arrive in time" },
   "external-user-id-conflict": { status: 409, title: "An external_user_id is already in use" },

@@ -198,9 +198,12 @@ export interface components {
         /** @description One offending part of the request. */
         ProblemError: {
             /**
-             * @description An RFC 6901 JSON Pointer into the request body to the offending value, e.g. `/users/3/email`; `""` for the
-             *     body as a whole. An offending request header is pointed at as `/headers/` and its name in lower case, e.g.
-             *     `/headers/idempotency-key`.
+             * @description Where the offending value is, as an RFC 6901 JSON Pointer. Into the request body, e.g. `/users/3/email`
+             *     (`""` for the body as a whole). Outside the body, the pointer starts with the part of the request and the
+             *     parameter's name, escaped as a pointer token: `/headers/` and the header's name in lower case (e.g.
+             *     `/headers/idempotency-key`), `/params/` and the name of a path parameter as the path template spells it
+             *     (e.g. `/params/id`), `/query/` and the name of a query parameter as sent (e.g. `/query/limit`). The stub and
+             *     the mock use this convention for every operation.
              * @example /users/0/email
              */
             pointer: string;
@@ -264,19 +267,7 @@ export interface components {
                 "application/json": components["schemas"]["CreatedUsers"];
             };
         };
-        /** @description The body is not valid JSON, or breaks the schema; every violation is listed in errors. Nothing was created. */
-        BadRequest: {
-            headers: {
-                "x-request-id": components["headers"]["RequestId"];
-                RateLimit: components["headers"]["RateLimit"];
-                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
-        /** @description x-tenant-id is missing, is not a UUID v4, or names no tenant. Nothing was created. */
+        /** @description x-tenant-id is missing, is not a UUID v4, or names no tenant. Nothing was changed. */
         Unauthorized: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
@@ -288,7 +279,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The request line, headers or body did not arrive within the server's time limits (20 s for the headers and 120 s for the whole request by default). The connection is closed and nothing was created; send the request again. */
+        /** @description The request line, headers or body did not arrive within the server's time limits (20 s for the headers and 120 s for the whole request by default). The connection is closed and nothing was changed; send the request again. */
         RequestTimeout: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
@@ -298,20 +289,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description An external_user_id is already used by a user of this tenant, or appears twice in the batch; each is listed in errors. Or a request with the same Idempotency-Key is still being processed (idempotency-key-in-flight); send it again in a moment. Nothing was created. */
-        Conflict: {
-            headers: {
-                "x-request-id": components["headers"]["RequestId"];
-                RateLimit: components["headers"]["RateLimit"];
-                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
-                "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
-        /** @description The body is over the size limit (4 MB by default: room for 1000 users of maximum length). Nothing was created. */
+        /** @description The body is over the size limit (4 MB by default). Nothing was changed. */
         ContentTooLarge: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
@@ -323,7 +301,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The body is not sent as application/json. Nothing was created. */
+        /** @description The body is not sent as application/json. Nothing was changed. */
         UnsupportedMediaType: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
@@ -335,19 +313,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The Idempotency-Key was already used, within 24 hours, with a different body. Nothing was created. */
-        UnprocessableContent: {
-            headers: {
-                "x-request-id": components["headers"]["RequestId"];
-                RateLimit: components["headers"]["RateLimit"];
-                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
-        /** @description The tenant (or, for a request without a known tenant, the IP address) sent more requests in the current minute than the server allows. Nothing was created; send it again after Retry-After seconds. */
+        /** @description The tenant (or, for a request without a known tenant, the IP address) sent more requests in the current minute than the server allows. Nothing was changed; send it again after Retry-After seconds. */
         TooManyRequests: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
@@ -360,7 +326,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The request line and headers are larger than the server accepts (16 KB by default). The connection is closed and nothing was created. Headers far over the limit may be cut off before this answer can be read. */
+        /** @description The request line and headers are larger than the server accepts (16 KB by default). The connection is closed and nothing was changed. Headers far over the limit may be cut off before this answer can be read. */
         RequestHeaderFieldsTooLarge: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
@@ -370,7 +336,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The server failed; nothing was created. The problem carries no internals; quote its instance to support. */
+        /** @description The server failed and nothing was changed. The problem carries no internals; quote its instance to support. */
         InternalServerError: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
@@ -382,7 +348,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The server cannot reach its database for a moment (it is restarting, failing over, or out of connections). Nothing was created, or, if the connection was lost while the batch was being committed, nothing was acknowledged: send the same request again after Retry-After seconds, with the same Idempotency-Key, and it is either created or replayed, never created twice. */
+        /** @description The server cannot reach its database for a moment (it is restarting, failing over, or out of connections). Send the request again after Retry-After seconds; the operation's own description says how a retry of a write stays safe. */
         ServiceUnavailable: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
@@ -500,13 +466,47 @@ export interface operations {
         requestBody: components["requestBodies"]["CreateUsersBatch"];
         responses: {
             200: components["responses"]["UsersCreated"];
-            400: components["responses"]["BadRequest"];
+            /** @description The body is not valid JSON, or breaks the schema; every violation is listed in errors, each with a pointer into the body (or into the headers, for Idempotency-Key). No user was created. */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
             408: components["responses"]["RequestTimeout"];
-            409: components["responses"]["Conflict"];
+            /** @description An external_user_id is already used by a user of this tenant, or appears twice in the batch; each is listed in errors. Or a request with the same Idempotency-Key is still being processed (idempotency-key-in-flight); send it again in a moment. No user was created. */
+            409: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             413: components["responses"]["ContentTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["UnprocessableContent"];
+            /** @description The Idempotency-Key was already used, within 24 hours, with a different body. No user was created. */
+            422: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             500: components["responses"]["InternalServerError"];

@@ -28,16 +28,34 @@ const PROPERTY_IN_MESSAGE: Record<string, RegExp> = {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host', 'upgrade']);
 
 interface Spec {
+  paths?: Record<string, Record<string, unknown>>;
   components: {
-    responses: Record<string, { content?: Record<string, { examples?: Record<string, { $ref: string }> }> }>;
     examples: Record<string, { value: unknown }>;
+    schemas?: { Problem?: { 'x-problem-type-base'?: string; 'x-problem-kinds'?: Record<string, { status: number; title: string }> } };
   };
 }
 
-/** The value of a named example of a response component, or undefined where the spec has none. */
-function exampleOf(spec: Spec, response: string, name: string): unknown {
-  const ref = spec.components?.responses?.[response]?.content?.['application/problem+json']?.examples?.[name]?.$ref;
-  return ref ? spec.components.examples[ref.split('/').pop()!]?.value : undefined;
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+/**
+ * A path of the spec without a template wins over a templated one that also matches it, as in the stub's router:
+ * `GET /users/batch` asks for `/users/batch`, not for the user `batch` of `/users/{id}` (Prism would take the
+ * template). Returns the methods documented on that concrete path when the request's method is not one of them,
+ * for a 405 with `Allow`; undefined when the concrete path has the method, or no concrete path matches.
+ * @example concretePathRefusal(spec.paths, 'GET', '/api/v1/public/users/batch') // ['POST']
+ */
+export function concretePathRefusal(paths: Spec['paths'], method: string, url: string): string[] | undefined {
+  // A preflight is CORS's business, not the operation's.
+  if (method.toUpperCase() === 'OPTIONS') return undefined;
+  const item = paths?.[url.split('?')[0]!];
+  if (!item) return undefined;
+  const documented = HTTP_METHODS.filter((m) => m in item);
+  return documented.includes(method.toLowerCase()) ? undefined : documented.map((m) => m.toUpperCase());
+}
+
+/** The value of a problem example of the spec's components, by its name there, or undefined where it has none. */
+function exampleOf(spec: Spec, name: string): unknown {
+  return spec.components?.examples?.[name]?.value;
 }
 
 /** Reads a request body, stopping at `limit` bytes; undefined when it is longer. */
@@ -77,10 +95,10 @@ export async function startContractFront(options: {
   port: number;
 }): Promise<ContractFront> {
   const spec = JSON.parse(readFileSync(options.specPath, 'utf8')) as Spec;
-  const malformedJson = exampleOf(spec, 'BadRequest', 'MalformedJson');
-  const bodyTooLarge = exampleOf(spec, 'ContentTooLarge', 'BodyTooLarge');
+  const malformedJson = exampleOf(spec, 'MalformedJsonProblem');
+  const bodyTooLarge = exampleOf(spec, 'BodyTooLargeProblem');
   // A spec without these examples (not this API's) gets Prism's answers unmended.
-  const invalidUsers = exampleOf(spec, 'BadRequest', 'InvalidUsers') as { type: string; title: string } | undefined;
+  const invalidUsers = exampleOf(spec, 'InvalidUsersProblem') as { type: string; title: string } | undefined;
 
   /** The contract's 400 problem for Prism's violations: a pointer into the body for each one. */
   const invalidRequest = (header: string) => {
@@ -98,7 +116,7 @@ export async function startContractFront(options: {
       type: invalidUsers!.type,
       title: invalidUsers!.title,
       status: 400,
-      detail: `${n} problem${n === 1 ? ' was' : 's were'} found in the request; no user was created.`,
+      detail: `${n} problem${n === 1 ? ' was' : 's were'} found in the request; nothing was changed.`,
       instance: `urn:uuid:${randomUUID()}`,
       errors,
     };
@@ -120,7 +138,22 @@ export async function startContractFront(options: {
     });
   };
 
+  const problemKinds = spec.components?.schemas?.Problem;
+  const methodNotAllowed = problemKinds?.['x-problem-kinds']?.['method-not-allowed'];
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const allow = methodNotAllowed ? concretePathRefusal(spec.paths, req.method ?? 'GET', req.url ?? '/') : undefined;
+    if (allow) {
+      await readBody(req, BODY_LIMIT);
+      res.setHeader('allow', allow.join(', '));
+      return sendProblem(res, 405, {
+        type: `${problemKinds!['x-problem-type-base']}method-not-allowed`,
+        title: methodNotAllowed!.title,
+        status: 405,
+        detail: 'This path does not support this method.',
+        instance: `urn:uuid:${randomUUID()}`,
+      });
+    }
     const body = await readBody(req, BODY_LIMIT);
     if (body === undefined && bodyTooLarge !== undefined) {
       // The rest of the body is not read: close the connection instead of draining it.

@@ -2,43 +2,9 @@
  * `npm run mock`: the Prism mock on MOCK_PORT (4010 by default), with how to call it, until SIGINT or SIGTERM.
  * The only module of the mock with side effects.
  */
-import { readFileSync } from 'node:fs';
 import { MockConfigError, parseMockConfig, type MockConfig } from './config.js';
-import { DEFAULT_SPEC_PATH, startMock, type RunningMock } from './start-mock.js';
-
-const BATCH_PATH = '/api/v1/public/users/batch';
-const TENANT = '40dd0c53-2fa7-4193-82ae-14d4e62c20fb';
-
-/** The curl lines a frontend developer copies first; the body is the spec's own TwoUsers example. */
-function usage(url: string): string {
-  const spec = JSON.parse(readFileSync(DEFAULT_SPEC_PATH, 'utf8')) as {
-    paths: Record<string, { post?: { responses?: Record<string, unknown> } }>;
-    components: { examples: Record<string, { value: unknown }> };
-  };
-  const body = JSON.stringify(spec.components.examples.TwoUsersRequest?.value);
-  const errors = Object.keys(spec.paths[BATCH_PATH]?.post?.responses ?? {}).filter((status) => Number(status) >= 400);
-  const call = (prefer?: string): string =>
-    [
-      `  curl -i ${url}${BATCH_PATH}`,
-      `-H 'content-type: application/json' -H 'x-tenant-id: ${TENANT}'`,
-      ...(prefer ? [`-H 'Prefer: ${prefer}'`] : []),
-      `-d '${body}'`,
-    ].join(' ');
-  return [
-    `Hesh Users API mock (Prism) on ${url}`,
-    '',
-    'The 200 with the spec\'s TwoUsers example:',
-    call(),
-    `A documented error (${errors.join(', ')}), with its first example:`,
-    call('code=409'),
-    'A named example of that status (without code=, Prism looks for it among the 200 examples and answers 404):',
-    call('code=409, example=DuplicateInBatch'),
-    'Generated data, valid against the schema:',
-    call('dynamic=true'),
-    '',
-    'Ctrl-C stops it.',
-  ].join('\n');
-}
+import { startMock, type RunningMock } from './start-mock.js';
+import { usage } from './usage.js';
 
 let config: MockConfig;
 try {

@@ -1,6 +1,6 @@
 /**
  * Writes everything derived from the hand-written contract: `generated/openapi.json` (the bundle the validator,
- * the mock and the docs read), `generated/schema.d.ts` (the types) and `generated/problem-kinds.ts` (the catalogue
+ * the mock and the docs read, with every operation's `x-codeSamples`), `generated/schema.d.ts` (the types) and `generated/problem-kinds.ts` (the catalogue
  * of problem kinds, from the Problem schema's `x-problem-kinds`). `--check` writes nothing and fails when
  * the committed files differ from what would be written.
  */
@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript';
+import { withCodeSamples } from './code-samples.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const GENERATED_DIR = join(ROOT, 'generated');
@@ -77,7 +78,8 @@ export type ProblemType = \`\${typeof PROBLEM_TYPE_BASE}\${ProblemKind}\`;
  * @example const files = await render(); files['openapi.json'].startsWith('{ "x-generated"')
  */
 export async function render(): Promise<Record<string, string>> {
-  const spec = { 'x-generated': NOTICE, ...(await bundle()) };
+  // Redoc shows each operation's x-codeSamples; they are derived from its named request examples, never written by hand.
+  const spec = { 'x-generated': NOTICE, ...withCodeSamples(await bundle()) };
   // The notice goes on the first line, where a reader sees it; the rest is ordinary pretty JSON.
   const json = JSON.stringify(spec, null, 2).replace(/^\{\n\s+/, '{ ') + '\n';
   const types = astToString(await openapiTS(JSON.parse(json) as OpenAPI3));

@@ -96,12 +96,21 @@ function unknownProperty(pointer: string, body: unknown): { pointer: string; nam
   return { pointer: pointer.length <= MAX_POINTER ? pointer : '' };
 }
 
-/** Turns a validator path such as `/body/users/0/email` into a JSON Pointer into the body. */
-function bodyPointer(path: string | undefined): string {
+/**
+ * Turns a validator path into the contract's pointer (ProblemError's `pointer`): `/body/users/0/email` becomes
+ * `/users/0/email`, a pointer into the body; a violation outside the body keeps its part and the parameter's name,
+ * `/headers/<name in lower case>`, `/params/<path parameter>` or `/query/<query parameter>`.
+ * @example requestPointer('/headers/Idempotency-Key') // '/headers/idempotency-key'
+ */
+export function requestPointer(path: string | undefined): string {
   if (!path) return '';
   if (path === '/body') return '';
   if (path.startsWith('/body/')) return path.slice('/body'.length);
   if (path.startsWith('.body')) return path.slice('.body'.length).replace(/\./g, '/');
+  const header = /^[./]headers[./](.+)$/.exec(path);
+  if (header) return `/headers/${escapeToken(header[1]!.toLowerCase())}`;
+  const param = /^[./](params|query)[./](.+)$/.exec(path);
+  if (param) return `/${param[1]}/${escapeToken(param[2]!)}`;
   return path;
 }
 
@@ -116,11 +125,11 @@ export function classify(error: unknown, body?: unknown): ApiError {
   // body-parser sets `type`; express-openapi-validator sets `errors`.
   switch (e.type) {
     case 'entity.parse.failed':
-      return new ApiError('malformed-json', 'The body could not be parsed as JSON; no user was created.');
+      return new ApiError('malformed-json', 'The body could not be parsed as JSON; nothing was changed.');
     case 'entity.too.large':
       return new ApiError(
         'body-too-large',
-        'The body is larger than the limit; send at most 1000 users per request, without padding.',
+        'The body is larger than the limit; send a smaller body, without padding.',
       );
     case 'encoding.unsupported':
     case 'charset.unsupported':
@@ -133,12 +142,12 @@ export function classify(error: unknown, body?: unknown): ApiError {
     case 400: {
       const errors = (e.errors ?? []).map((v) => {
         const detail = v.message ?? 'is not valid';
-        if (v.errorCode !== 'additionalProperties.openapi.validation') return { pointer: bodyPointer(v.path), detail };
-        const found = unknownProperty(bodyPointer(v.path), body);
+        if (v.errorCode !== 'additionalProperties.openapi.validation') return { pointer: requestPointer(v.path), detail };
+        const found = unknownProperty(requestPointer(v.path), body);
         return { pointer: found.pointer, detail: found.name ? `${detail}: ${found.name.slice(0, 100)}` : detail };
       });
       const found = `${plural(errors.length, 'problem')} found in the request`;
-      return new ApiError('invalid-request', `${found}; no user was created.`, errors);
+      return new ApiError('invalid-request', `${found}; nothing was changed.`, errors);
     }
     case 401:
       // Our security handler's messages are meant for the client; the validator's own (a missing header) are not.
@@ -159,14 +168,14 @@ export function classify(error: unknown, body?: unknown): ApiError {
     case 503:
       return new ApiError(
         'unavailable',
-        'The database is not reachable right now; nothing was created. Send the request again after Retry-After seconds (with the same Idempotency-Key, if it had one).',
+        'The database is not reachable right now; nothing was changed. Send the request again after Retry-After seconds.',
         undefined,
         { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_S) },
       );
   }
   return new ApiError(
     'internal-error',
-    'The request could not be completed and nothing was created. Quote the instance when you report it.',
+    'The request could not be completed and nothing was changed. Quote the instance when you report it.',
   );
 }
 
@@ -179,17 +188,17 @@ export function classifyClientError(error: { code?: string }): ApiError {
     case 'HPE_HEADER_OVERFLOW':
       return new ApiError(
         'headers-too-large',
-        'The request line and headers are larger than the server accepts; send fewer or shorter headers. No user was created.',
+        'The request line and headers are larger than the server accepts; send fewer or shorter headers. Nothing was changed.',
       );
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return new ApiError(
         'request-timeout',
-        'The request headers or body did not arrive in time, so the connection is closed. No user was created.',
+        'The request headers or body did not arrive in time, so the connection is closed. Nothing was changed.',
       );
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
-      return new ApiError('body-too-large', 'The chunk extensions of the body are too large. No user was created.');
+      return new ApiError('body-too-large', 'The chunk extensions of the body are too large. Nothing was changed.');
   }
-  return new ApiError('invalid-request', 'The request is not well-formed HTTP/1.1. No user was created.');
+  return new ApiError('invalid-request', 'The request is not well-formed HTTP/1.1. Nothing was changed.');
 }
 
 /** The request id logRequests assigned (server/logger.ts), for problems and logs. */

@@ -2,6 +2,8 @@
  * `npm start`: the only module with side effects. Reads the config, starts the stub, says where it is, and shuts
  * down gracefully on SIGTERM or SIGINT.
  */
+import { readFileSync } from 'node:fs';
+import { SPEC_FILE } from './app.js';
 import { ConfigError, describeDatabase, parseConfig, type Config } from './config.js';
 import { startServer } from './start.js';
 
@@ -24,10 +26,16 @@ try {
 }
 const { url, logger } = running;
 logger.info({ url, database: describeDatabase(config.database), tenants: config.tenants }, 'stub listening');
+// Every operation of the contract, as the app serves them.
+const { paths } = JSON.parse(readFileSync(SPEC_FILE, 'utf8')) as { paths: Record<string, Record<string, { operationId?: string }>> };
+const operations = Object.entries(paths).flatMap(([path, item]) =>
+  Object.entries(item).flatMap(([method, op]) => (op?.operationId ? [`${method.toUpperCase()} ${url}${path}  (${op.operationId})`] : [])),
+);
 console.error(
   [
     `Hesh Users API stub listening on ${url}`,
-    `  API:   POST ${url}/api/v1/public/users/batch  (x-tenant-id: ${config.tenants[0] ?? 'none provisioned'})`,
+    ...operations.map((line, i) => `${i === 0 ? '  API:   ' : '         '}${line}`),
+    `  Tenant: x-tenant-id: ${config.tenants[0] ?? 'none provisioned'}`,
     `  Docs:  ${url}/docs`,
     `  Spec:  ${url}/openapi.json`,
     `  Health: ${url}/healthz`,

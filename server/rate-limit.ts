@@ -47,7 +47,7 @@ export function tenantRateLimit({ perMinute, storage, logger }: RateLimitOptions
       next(
         new ApiError(
           'rate-limited',
-          `${who} sent more than ${perMinute} requests in one minute; send the next one after the number of seconds in Retry-After. No user was created.`,
+          `${who} sent more than ${perMinute} requests in one minute; send the next one after the number of seconds in Retry-After. Nothing was changed.`,
         ),
       );
     },

@@ -74,7 +74,7 @@ export function rejectIllFormedStrings(): RequestHandler {
     next(
       new ApiError(
         'invalid-request',
-        `${found.length} string${found.length === 1 ? ' is' : 's are'} not valid Unicode; no user was created.`,
+        `${found.length} string${found.length === 1 ? ' is' : 's are'} not valid Unicode; nothing was changed.`,
         found,
       ),
     );

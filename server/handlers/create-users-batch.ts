@@ -1,7 +1,6 @@
 import type { Response } from 'express';
 import { ApiError, type Problem, requestIdOf, sendProblem, toProblem } from '../errors.js';
 import {
-  IDEMPOTENCY_HEADER,
   IDEMPOTENCY_WINDOW_MS,
   InFlightKeys,
   REPLAYED_HEADER,
@@ -31,7 +30,7 @@ export function createUsersBatch({ storage }: HandlerDeps): OperationHandler<'cr
 
   return async (req, res) => {
     const tenant = tenantOf(req);
-    const key = req.header(IDEMPOTENCY_HEADER);
+    const key = req.headers['idempotency-key'];
     if (key === undefined) {
       try {
         res.status(200).json(await storage.createUsers(tenant, req.body.users));

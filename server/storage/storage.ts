@@ -96,9 +96,7 @@ export interface Storage {
  */
 export function withKnownTenants(storage: Storage): Storage {
   const known = new Set<string>();
-  return {
-    createUsers: (tenantId, users) => storage.createUsers(tenantId, users),
-    createUsersIdempotently: (tenantId, users, request) => storage.createUsersIdempotently(tenantId, users, request),
+  const remembering: Pick<Storage, 'provisionTenant' | 'tenantExists'> = {
     async provisionTenant(tenantId) {
       await storage.provisionTenant(tenantId);
       known.add(tenantId.toLowerCase());
@@ -110,10 +108,15 @@ export function withKnownTenants(storage: Storage): Storage {
       if (found) known.add(id);
       return found;
     },
-    listUsers: (tenantId) => storage.listUsers(tenantId),
-    ping: () => storage.ping(),
-    close: () => storage.close(),
   };
+  // Every other method goes to the storage as it is, so a method added to Storage needs no line here.
+  return new Proxy(storage, {
+    get(target, name, receiver) {
+      if (name === 'provisionTenant' || name === 'tenantExists') return remembering[name];
+      const value: unknown = Reflect.get(target, name, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /**

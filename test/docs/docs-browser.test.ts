@@ -11,7 +11,7 @@ import { chromium, type BrowserContext, type Locator, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDocs } from '../../scripts/build-docs.js';
 import type { RunningServer } from '../../server/start.js';
-import { deref, documentedStatuses, operation } from '../helpers/contract.js';
+import { deref, documentedStatuses, operations } from '../helpers/contract.js';
 import { startStub } from '../helpers/stub.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -28,7 +28,6 @@ const CHROMIUM_ARGS = [
 ];
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const SCREENSHOT = resolve(import.meta.dirname, '..', '..', 'build', 'screenshots', 'docs.png');
-const OPERATION_ID = 'createUsersBatch';
 const VIEWPORT = { width: 1280, height: 800 };
 // Redoc renders on the client; a 2-core machine running other suites can be slow about it.
 const RENDER_TIMEOUT_MS = 20_000;
@@ -42,15 +41,20 @@ interface MediaType {
   examples?: Record<string, Example & { $ref?: string }>;
 }
 
-const { op } = operation(OPERATION_ID);
-const { summary } = op as unknown as { summary: string };
-const statuses = documentedStatuses(OPERATION_ID).map(String);
+/** Every operation of the spec, in the order Redoc renders them (one tag, spec order). */
+const OPERATIONS = operations().map(({ operationId, op }, index) => ({
+  operationId,
+  op,
+  index,
+  summary: (op as unknown as { summary: string }).summary,
+  statuses: documentedStatuses(operationId).map(String),
+  samples: (op as unknown as { 'x-codeSamples'?: { label: string; source: string }[] })['x-codeSamples'] ?? [],
+}));
 
 let workDir = '';
 let stub: RunningServer | undefined;
 let context: BrowserContext | undefined;
 let page: Page;
-let samples: Locator;
 /** Requests that tried to leave loopback, aborted. */
 const offsite: string[] = [];
 /** Every request the page made. */
@@ -98,7 +102,6 @@ describe('GET /docs, read in Chromium', () => {
     await page.goto(`${stub.url}/docs`, { waitUntil: 'load' });
     // Redoc 3 shows each tag folded; a reader unfolds it.
     await page.getByText('+ Show', { exact: true }).click({ timeout: RENDER_TIMEOUT_MS });
-    samples = page.getByTestId('right-panel').filter({ has: page.getByTestId('json-viewer') });
   }, 120_000);
 
   afterAll(async () => {
@@ -107,56 +110,88 @@ describe('GET /docs, read in Chromium', () => {
     if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 
-  it(`renders the operation "${summary}"`, async () => {
-    await expectVisible(page.getByRole('heading', { name: summary }));
+  it('has the page title of the spec', async () => {
     expect(await page.title()).toBe('Hesh public Users API');
   });
 
-  it('renders the request schema with every property of a user to create', async () => {
-    const body = deref(op.requestBody!).content!['application/json']!;
-    const user = deref(deref((body as MediaType).schema).properties!.users!.items!) as { properties: object };
-    const names = Object.keys(user.properties);
-    expect(names).toEqual(expect.arrayContaining(['external_user_id', 'email', 'first_name', 'last_name']));
+  describe.each(OPERATIONS)('$operationId', ({ op, index, summary, statuses, samples: codeSamples }) => {
+    /** This operation's request and response sample panels (Redoc renders one of each per operation, in order). */
+    const requestPanel = () => page.locator('.panel-request-samples').nth(index);
+    const panel = () => page.locator('.panel-response-samples').nth(index);
 
-    // Redoc renders a nested schema once it scrolls into view, as a reader's scrolling does. The ids are Redoc's
-    // deep-link anchors of the request body's properties.
-    await page.locator('[id$="/t=request&path=users"]').scrollIntoViewIfNeeded({ timeout: RENDER_TIMEOUT_MS });
-    for (const name of names) {
-      const property = page.locator(`[id$="/t=request&path=users[]/${name}"]`);
-      await expectVisible(property.locator('.schema-name', { hasText: name }));
-    }
-  });
+    it(`renders the operation by its summary`, async () => {
+      await expectVisible(page.getByRole('heading', { name: summary }));
+    });
 
-  it('renders one response tab for each status the contract documents, and each one opens', async () => {
-    const tabs = page.getByRole('tablist', { name: 'Response status' }).getByRole('tab');
-    await expectVisible(tabs.first());
+    it.runIf(op.requestBody !== undefined)('renders the request schema with every property, and those of its array items', async () => {
+      const body = deref(op.requestBody!).content!['application/json']!;
+      const schema = deref((body as MediaType).schema) as MediaType['schema'];
+      for (const [name, property] of Object.entries(schema.properties ?? {})) {
+        // Redoc renders a nested schema once it scrolls into view, as a reader's scrolling does. The ids are
+        // Redoc's deep-link anchors of the request body's properties.
+        await page.locator(`[id$="/t=request&path=${name}"]`).scrollIntoViewIfNeeded({ timeout: RENDER_TIMEOUT_MS });
+        const items = property.items ? (deref(property.items) as { properties?: object }) : undefined;
+        for (const child of Object.keys(items?.properties ?? {})) {
+          const nested = page.locator(`[id$="/t=request&path=${name}[]/${child}"]`);
+          await expectVisible(nested.locator('.schema-name', { hasText: child }));
+        }
+      }
+    });
 
-    expect(await tabs.allInnerTexts()).toEqual(statuses);
-    for (const status of statuses) {
-      const tab = tabs.filter({ hasText: new RegExp(`^${status}$`) });
-      await tab.click();
-      expect(await tab.getAttribute('aria-selected')).toBe('true');
-    }
-  });
+    it('renders one response tab for each status the contract documents, and each one opens', async () => {
+      const tabs = page.getByRole('tablist', { name: 'Response status' }).nth(index).getByRole('tab');
+      await expectVisible(tabs.first());
 
-  it('renders the examples: the request payload, and a named example for every status', async () => {
-    await samples.first().scrollIntoViewIfNeeded();
-    await expectVisible(samples.getByText('Payload', { exact: true }));
-    const payload = samples.getByTestId('json-viewer').first();
-    await samples.getByRole('button', { name: 'Expand all' }).first().click();
-    expect(await payload.innerText()).toContain('vova.smith@example.com');
+      expect(await tabs.allInnerTexts()).toEqual(statuses);
+      for (const status of statuses) {
+        const tab = tabs.filter({ hasText: new RegExp(`^${status}$`) });
+        await tab.click();
+        expect(await tab.getAttribute('aria-selected')).toBe('true');
+      }
+    });
 
-    for (const status of statuses) {
-      await samples.getByRole('button', { name: status, exact: true }).click();
-      const content = deref(op.responses[status]!).content ?? {};
-      const examples = Object.values((Object.values(content)[0] as MediaType | undefined)?.examples ?? {}).map(deref);
-      if (examples.length === 0) continue;
-      const shown = samples.getByTestId('json-viewer').last();
-      // The first example is shown, named by its summary in a picker when there are several.
-      if (examples.length > 1) await expectVisible(samples.getByText(examples[0]!.summary!, { exact: true }));
-      expect(await shown.innerText(), `the ${status} sample`).toContain(JSON.stringify(firstString(examples[0]!.value)));
-      if (status === '200') expect(await shown.innerText()).toContain('vova.smith@example.com');
-    }
+    it('renders its code samples (x-codeSamples), one language tab each, with the source npm run generate wrote', async () => {
+      expect(codeSamples.map((sample) => sample.label)).toEqual(['curl', 'TypeScript']);
+      await requestPanel().scrollIntoViewIfNeeded();
+      // curl is the first language in redocly.yaml, so it is shown first; the others are picked from its menu.
+      let shown = 'curl';
+      for (const { label, source } of codeSamples) {
+        if (label !== shown) {
+          await requestPanel().getByText(shown, { exact: true }).first().click();
+          await page.getByText(label, { exact: true }).first().click();
+          shown = label;
+        }
+        const text = await requestPanel().innerText();
+        expect(text, label).toContain(source.split('\n')[0]!);
+        expect(text, label).toContain(source.split('\n').at(-1)!);
+      }
+      // Back to the payload, as the next test reads it.
+      await requestPanel().getByText(shown, { exact: true }).first().click();
+      await page.getByText('Payload', { exact: true }).first().click();
+    });
+
+    it('renders the examples: the request payload, and a named example for every status', async () => {
+      await requestPanel().scrollIntoViewIfNeeded();
+      if (op.requestBody) {
+        await expectVisible(requestPanel().getByText('Payload', { exact: true }));
+        const payload = requestPanel().getByTestId('json-viewer').first();
+        await requestPanel().getByRole('button', { name: 'Expand all' }).first().click();
+        const first = Object.values(deref(op.requestBody).content?.['application/json']?.examples ?? {}).map(deref)[0];
+        if (first) expect(await payload.innerText()).toContain(JSON.stringify(firstString(first.value)));
+      }
+      await panel().scrollIntoViewIfNeeded();
+
+      for (const status of statuses) {
+        await panel().getByRole('button', { name: status, exact: true }).click();
+        const content = deref(op.responses[status]!).content ?? {};
+        const examples = Object.values((Object.values(content)[0] as MediaType | undefined)?.examples ?? {}).map(deref);
+        if (examples.length === 0) continue;
+        const shown = panel().getByTestId('json-viewer').last();
+        // The first example is shown, named by its summary in a picker when there are several.
+        if (examples.length > 1) await expectVisible(panel().getByText(examples[0]!.summary!, { exact: true }));
+        expect(await shown.innerText(), `the ${status} sample`).toContain(JSON.stringify(firstString(examples[0]!.value)));
+      }
+    });
   });
 
   it('sends no request anywhere but the stub on loopback', () => {
@@ -189,8 +224,8 @@ describe('GET /docs, read in Chromium', () => {
 
   it('saves a full-page screenshot to build/screenshots/docs.png', async () => {
     // Back to the 200 response, then down the whole page once: Redoc renders nested schemas as they scroll in.
-    await samples.getByRole('button', { name: '200', exact: true }).click();
-    await page.getByRole('tablist', { name: 'Response status' }).getByRole('tab', { name: '200' }).click();
+    await page.locator('.panel-response-samples').first().getByRole('button', { name: '200', exact: true }).click();
+    await page.getByRole('tablist', { name: 'Response status' }).first().getByRole('tab', { name: '200' }).click();
     for (let y = 0; y < (await page.evaluate(() => document.documentElement.scrollHeight)); y += VIEWPORT.height / 2) {
       await page.mouse.wheel(0, VIEWPORT.height / 2);
       await page.waitForTimeout(50);

@@ -105,3 +105,63 @@ export function headerViolations(operationId: string, status: number, headers: H
   }
   return violations;
 }
+
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+/** Every operation of the spec, in the order the spec lists them. */
+export function operations(): { operationId: string; path: string; method: string; op: Operation }[] {
+  return Object.entries(spec.paths).flatMap(([path, item]) =>
+    Object.entries(item)
+      .filter(([method]) => METHODS.includes(method))
+      .map(([method, op]) => ({ operationId: op.operationId, path, method, op })),
+  );
+}
+
+interface Parameter { name: string; in: string; required?: boolean; example?: unknown; examples?: Record<string, { value?: unknown; $ref?: string }>; schema?: { examples?: unknown[] }; $ref?: string }
+
+/** The example value of a parameter: its own example, its first named example, or its schema's first example. */
+function parameterExample(parameter: Parameter): unknown {
+  if (parameter.example !== undefined) return parameter.example;
+  const named = Object.values(parameter.examples ?? {})[0];
+  if (named) return deref(named).value;
+  return parameter.schema?.examples?.[0];
+}
+
+/**
+ * A request the contract accepts for an operation, from the spec's own examples: the path with each path
+ * parameter's example, each required query and header parameter's example, and the first named request example as
+ * the body. What a mock needs to answer any documented status on request.
+ * @example const { method, url, headers, body } = exampleRequest('createUsersBatch', base, { 'x-tenant-id': TENANT });
+ */
+export function exampleRequest(
+  operationId: string,
+  baseUrl: string,
+  headers: Record<string, string> = {},
+): { method: string; url: string; headers: Record<string, string>; body?: string } {
+  const { path, method, op } = operation(operationId);
+  const parameters = ((op as { parameters?: Parameter[] }).parameters ?? []).map((p) => deref(p));
+  const example = (p: Parameter): string => {
+    const value = parameterExample(p);
+    if (value === undefined) throw new Error(`${operationId}: parameter ${p.name} (in ${p.in}) needs an example in the spec`);
+    return String(value);
+  };
+  let url = path.replace(/\{([^}]+)\}/g, (_, name: string) => {
+    const p = parameters.find((q) => q.in === 'path' && q.name === name);
+    if (!p) throw new Error(`${operationId}: path parameter ${name} is not described`);
+    return encodeURIComponent(example(p));
+  });
+  const query = parameters.filter((p) => p.in === 'query' && p.required).map((p) => `${encodeURIComponent(p.name)}=${encodeURIComponent(example(p))}`);
+  if (query.length > 0) url += `?${query.join('&')}`;
+  const sent: Record<string, string> = { ...headers };
+  for (const p of parameters.filter((q) => q.in === 'header' && q.required)) sent[p.name.toLowerCase()] = example(p);
+  if (!op.requestBody) return { method: method.toUpperCase(), url: baseUrl + url, headers: sent };
+  const media = deref(op.requestBody).content?.['application/json'];
+  const first = Object.values(media?.examples ?? {})[0];
+  if (!first) throw new Error(`${operationId}: the request body needs a named example in the spec`);
+  return {
+    method: method.toUpperCase(),
+    url: baseUrl + url,
+    headers: { ...sent, 'content-type': 'application/json' },
+    body: JSON.stringify(deref(first).value),
+  };
+}

@@ -4,9 +4,12 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { curlCommands } from '../../scripts/code-samples.js';
+import { operations, spec } from '../helpers/contract.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const TENANT = '40dd0c53-2fa7-4193-82ae-14d4e62c20fb';
+const ORIGIN = (spec as unknown as { servers: { url: string }[] }).servers[0]!.url;
 
 /** mock/main.ts in one Node process (tsx as a loader, not as a parent that relays signals). */
 function runMain(env: Record<string, string>): ChildProcessWithoutNullStreams {
@@ -61,12 +64,18 @@ describe('npm run mock (mock/main.ts)', () => {
     }
   });
 
-  it('prints the base URL and curl lines: TwoUsers, Prefer: code=409, a named example and dynamic=true', () => {
+  it('prints the base URL and, for every operation of the spec, its first curl sample, Prefer: code=, a named example and dynamic=true', () => {
     const text = output();
 
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(text).toContain(`curl -i ${url}/api/v1/public/users/batch`);
+    for (const { operationId, op } of operations()) {
+      const sample = (op as unknown as { 'x-codeSamples': { lang: string; source: string }[] })['x-codeSamples'].find((s) => s.lang === 'curl')!;
+      const first = curlCommands(sample.source)[0]!.command.split('\n')[0]!.replace(/ \\$/, '').replaceAll(ORIGIN, url);
+      expect(text, operationId).toContain(first);
+      expect(text).toContain(`${operationId} (`);
+    }
     expect(text).toContain(`-H 'x-tenant-id: ${TENANT}'`);
+    // createUsersBatch's error with the most named examples is 409, the first of them DuplicateInBatch.
     expect(text).toContain(`-H 'Prefer: code=409'`);
     expect(text).toContain(`-H 'Prefer: code=409, example=DuplicateInBatch'`);
     expect(text).toContain(`-H 'Prefer: dynamic=true'`);

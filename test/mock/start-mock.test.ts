@@ -38,9 +38,10 @@ const spec = JSON.parse(readFileSync(DEFAULT_SPEC_PATH, 'utf8')) as {
   };
 };
 
-/** Follows a `#/components/...` reference of the bundle. */
-function deref<T>(ref: Ref): T {
-  return ref.$ref
+/** Follows a `#/components/...` reference of the bundle; an inline object is itself. */
+function deref<T>(ref: Ref | T): T {
+  if (typeof (ref as Partial<Ref>).$ref !== 'string') return ref as T;
+  return (ref as Ref).$ref
     .replace(/^#\//, '')
     .split('/')
     .reduce<unknown>((at, key) => (at as Json)[key], spec) as T;

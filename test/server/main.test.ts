@@ -5,6 +5,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { operations } from '../helpers/contract.js';
 import { BATCH_PATH, makeUsers, post, TENANT } from '../helpers/stub.js';
 import { freePort } from '../helpers/stub-process.js';
 
@@ -53,6 +54,13 @@ describe('server/main.ts (npm start)', () => {
     const env = { DATABASE_URL: `file:${join(dir, 'durable.sqlite')}` };
     const first = await startMain(env);
     children.push(first.child);
+    // The banner names every operation of the contract with its method and URL (stderr may trail the first answer).
+    for (let waited = 0; !first.output().includes('Database:') && waited < 5_000; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const { operationId, method, path } of operations()) {
+      expect(first.output()).toContain(`${method.toUpperCase()} ${first.url}${path}  (${operationId})`);
+    }
     const users = makeUsers(5, 'durable');
     const created = await post(first.url, { users });
     expect(created.status).toBe(200);

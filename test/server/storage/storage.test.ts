@@ -168,6 +168,25 @@ describe.each(ENGINES)('Storage on $name', (engine) => {
     expect(lookups).toBe(3);
   });
 
+  it('withKnownTenants: passes every other method, one it does not name included, to the storage with the storage as this', async () => {
+    const raw = await engine.open();
+    open.push(raw);
+    class Extended {
+      readonly #raw = raw;
+      // A method the wrapper has never heard of, on a class instance whose private field needs the right `this`.
+      async countUsers(tenantId: string): Promise<number> {
+        return (await this.#raw.listUsers(tenantId)).length;
+      }
+    }
+    const extended = Object.assign(new Extended(), raw);
+    const storage = withKnownTenants(extended) as Storage & Extended;
+    await storage.provisionTenant(TENANT);
+    await storage.createUsers(TENANT, makeUsers(2, 'through'));
+
+    expect(await storage.countUsers(TENANT)).toBe(2);
+    expect((await storage.listUsers(TENANT)).map((u) => u.external_user_id)).toEqual(['through-0', 'through-1']);
+  });
+
   it('stores nothing of a batch with a conflict and names every conflicting index', async () => {
     const storage = await fresh();
     const existing = makeUsers(2, 'old');

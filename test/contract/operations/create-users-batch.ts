@@ -1,20 +1,22 @@
 /**
- * One contract suite, every target (test/contract/targets.ts): each request goes through the package's typed
- * client, and each response is checked against generated/openapi.json by an AJV validator of its own
- * (test/helpers/contract.ts), not by the validator inside the stub.
+ * The contract cases of createUsersBatch, run by test/contract/contract.test.ts on every target
+ * (test/contract/targets.ts): each request goes through the package's typed client, and each response is checked
+ * against generated/openapi.json by an AJV validator of its own (test/helpers/contract.ts), not by the validator
+ * inside the stub.
  *
  * Target-specific cases, and why:
- * - only a mock can be asked for any documented response (`Prefer: code=…`): a real implementation answers 500 or
- *   409 only when it really fails or conflicts;
+ * - only a mock can be asked for any documented response (`Prefer: code=…`): contract.test.ts asks it for every
+ *   documented status of every operation; a real implementation answers 500 or 409 only when it really fails or
+ *   conflicts;
  * - only an implementation keeps state, so 409 for an existing user, atomicity, request order and counts live in
  *   test/server/ (the stub's own tests), not here.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUsersClient, type CreateUser, type CreateUsersBatchRequest, type Problem } from '../../client/index.js';
-import { contractViolations, deref, documentedStatuses, operation } from '../helpers/contract.js';
-import { TENANT } from '../helpers/stub.js';
-import { coverageTable, missedStatuses, recordHit } from './coverage.js';
-import { TARGETS, type RunningTarget } from './targets.js';
+import { expect, it } from 'vitest';
+import { createUsersClient, type CreateUser, type CreateUsersBatchRequest, type Problem } from '../../../client/index.js';
+import { contractViolations, deref, operation } from '../../helpers/contract.js';
+import { TENANT } from '../../helpers/stub.js';
+import { recordHit } from '../coverage.js';
+import type { RunningTarget, Target } from '../targets.js';
 
 const OPERATION = 'createUsersBatch';
 const PATH = '/api/v1/public/users/batch';
@@ -66,19 +68,11 @@ function pairedExamples(): { name: string; value: CreateUsersBatchRequest; statu
   });
 }
 
-describe.each(TARGETS)('POST /api/v1/public/users/batch on $name', (target) => {
-  let running: RunningTarget;
-
-  beforeAll(async () => {
-    running = await target.start();
-  });
-  afterAll(async () => {
-    await running?.stop();
-  });
-
+/** The cases, on one target; `running` is the started target. */
+export function contractCases(target: Target, running: () => RunningTarget): void {
   /** Sends one request through the typed client and checks the answer against the contract. */
   async function send(body: CreateUsersBatchRequest, options: SendOptions = {}): Promise<Sent> {
-    const client = createUsersClient({ baseUrl: running.url, tenantId: TENANT });
+    const client = createUsersClient({ baseUrl: running().url, tenantId: TENANT });
     const headers: Record<string, string | null> = {};
     if (options.tenant !== undefined) headers['x-tenant-id'] = options.tenant;
     if (options.contentType) headers['content-type'] = options.contentType;
@@ -143,43 +137,20 @@ describe.each(TARGETS)('POST /api/v1/public/users/batch on $name', (target) => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
-  describe('the spec examples, executed', () => {
-    for (const example of pairedExamples()) {
-      it(`answers request example ${example.name} with ${example.status}, as its paired response example says`, async () => {
-        const res = await send(example.value, { prefer: `code=${example.status}, example=${example.name}` });
-        expect(res.status).toBe(example.status);
-        if (target.kind === 'mock') {
-          expect(res.body).toEqual(example.response);
-        } else if (example.status < 300) {
-          // What the server assigns (ids, time) differs; everything else is what the example promises.
-          const strip = (users: unknown) => (users as Record<string, unknown>[]).map(({ id, created_at, ...rest }) => rest);
-          expect(strip(res.body)).toEqual(strip(example.response));
-        } else {
-          const { type, errors } = example.response as Problem;
-          expect(res.body).toMatchObject({ type, errors: errors?.map(({ pointer }) => expect.objectContaining({ pointer })) });
-        }
-      });
-    }
-  });
-
-  if (target.kind === 'mock') {
-    describe('every documented response, on request (mock only)', () => {
-      for (const status of documentedStatuses(OPERATION)) {
-        it(`answers Prefer: code=${status} with a valid ${status}`, async () => {
-          const res = await send({ users: freshUsers(1) }, { prefer: `code=${status}` });
-          expect(res.status).toBe(status);
-        });
+  for (const example of pairedExamples()) {
+    it(`answers request example ${example.name} with ${example.status}, as its paired response example says`, async () => {
+      const res = await send(example.value, { prefer: `code=${example.status}, example=${example.name}` });
+      expect(res.status).toBe(example.status);
+      if (target.kind === 'mock') {
+        expect(res.body).toEqual(example.response);
+      } else if (example.status < 300) {
+        // What the server assigns (ids, time) differs; everything else is what the example promises.
+        const strip = (users: unknown) => (users as Record<string, unknown>[]).map(({ id, created_at, ...rest }) => rest);
+        expect(strip(res.body)).toEqual(strip(example.response));
+      } else {
+        const { type, errors } = example.response as Problem;
+        expect(res.body).toMatchObject({ type, errors: errors?.map(({ pointer }) => expect.objectContaining({ pointer })) });
       }
     });
   }
-});
-
-describe('contract coverage', () => {
-  afterAll(() => {
-    console.log(`\n${coverageTable([OPERATION], TARGETS.map((t) => t.name))}\n`);
-  });
-
-  it.runIf(TARGETS.some((t) => t.kind === 'mock'))('has hit every documented status of createUsersBatch on at least one target', () => {
-    expect(missedStatuses(OPERATION)).toEqual([]);
-  });
-});
+}

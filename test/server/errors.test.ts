@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { classify, requestPointer } from '../../server/errors.js';
+
+describe('requestPointer', () => {
+  it.each([
+    ['/body/users/0/email', '/users/0/email'],
+    ['/body', ''],
+    ['.body.users.1.phone', '/users/1/phone'],
+    ['/headers/idempotency-key', '/headers/idempotency-key'],
+    ['/headers/Idempotency-Key', '/headers/idempotency-key'],
+    ['/params/id', '/params/id'],
+    ['/query/limit', '/query/limit'],
+    ['/query/a/b', '/query/a~1b'],
+  ])('turns the validator path %s into the pointer %s', (path, pointer) => {
+    expect(requestPointer(path)).toBe(pointer);
+  });
+});
+
+describe('classify', () => {
+  it('points a 400 of express-openapi-validator at each parameter as ProblemError describes, and names no operation', () => {
+    const error = classify({
+      status: 400,
+      errors: [
+        { path: '/params/id', message: 'must match format "uuid"' },
+        { path: '/query/limit', message: 'must be <= 100' },
+        { path: '/headers/idempotency-key', message: 'must NOT have more than 255 characters' },
+      ],
+    });
+    expect(error.kind).toBe('invalid-request');
+    expect(error.errors?.map((e) => e.pointer)).toEqual(['/params/id', '/query/limit', '/headers/idempotency-key']);
+    expect(error.detail).toBe('3 problems were found in the request; nothing was changed.');
+  });
+});
