@@ -154,7 +154,7 @@ node_install() { # VERSION HOME: node-<os>-<arch>@VERSION from the npm registry 
   local v=$1 home=$2 tmp
   say "installing Node $v from the npm registry (node-$PLATFORM@$v) into ${home#"$ROOT"/}"
   tmp=$(mktemp -d "$CACHE/node/.install-$v.XXXXXX") || return 1
-  (cd "$tmp" && PATH=$ORIGIN_PATH npm pack --silent --ignore-scripts "node-$PLATFORM@$v" >/dev/null) || { rm -rf "$tmp"; return 1; }
+  (cd "$tmp" && PATH=$ORIGIN_PATH npm pack --loglevel=error --ignore-scripts "node-$PLATFORM@$v" >/dev/null) || { rm -rf "$tmp"; return 1; }
   mkdir "$tmp/home" && tar -xzf "$tmp/node-$PLATFORM-$v.tgz" -C "$tmp/home" --strip-components=1 || { rm -rf "$tmp"; return 1; }
   [ "$("$tmp/home/bin/node" -p process.versions.node)" = "$v" ] || { say "node-$PLATFORM@$v is not Node $v"; rm -rf "$tmp"; return 1; }
   rm -rf "$home" && mv "$tmp/home" "$home" && rm -rf "$tmp"
