@@ -173,13 +173,14 @@ describe('the packed package, installed into fresh projects', () => {
       'src/consumer.ts': consumerEsm(stub.url),
       ...Object.fromEntries(readmeBlocks().map((block, i) => [`readme/block-${i + 1}.ts`, `${block}\nexport {};\n`])),
       'tsconfig.bundler.json': tsconfig({ module: 'ESNext', moduleResolution: 'Bundler', noEmit: true }, ['src', 'readme']),
-      // node10 projects default-import JSON with esModuleInterop, as they always had to.
-      'tsconfig.node10.json': tsconfig({ module: 'ESNext', moduleResolution: 'Node10', esModuleInterop: true, noEmit: true }, ['src']),
-      'tsconfig.nodenext.json': tsconfig({ module: 'NodeNext', moduleResolution: 'NodeNext', outDir: 'out' }, ['src']),
+      // node10 projects default-import JSON with esModuleInterop, as they always had to; TypeScript 6 deprecates
+      // node10 (its users silence that), and 7 drops it.
+      'tsconfig.node10.json': tsconfig({ module: 'ESNext', moduleResolution: 'Node10', ignoreDeprecations: '6.0', esModuleInterop: true, noEmit: true }, ['src']),
+      'tsconfig.nodenext.json': tsconfig({ module: 'NodeNext', moduleResolution: 'NodeNext', rootDir: 'src', outDir: 'out' }, ['src']),
     });
     cjs = await project('consumer-cjs', { type: 'commonjs' }, {
       'src/consumer.cts': consumerCjs(stub.url),
-      'tsconfig.json': tsconfig({ module: 'NodeNext', moduleResolution: 'NodeNext', outDir: 'out' }, ['src']),
+      'tsconfig.json': tsconfig({ module: 'NodeNext', moduleResolution: 'NodeNext', rootDir: 'src', outDir: 'out' }, ['src']),
     });
     // The proof that the recording shell sees install scripts: a package with a postinstall, installed the same way.
     const dep = join(work, 'has-postinstall');
