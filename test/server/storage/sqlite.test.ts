@@ -49,15 +49,45 @@ describe('openSqliteStorage', () => {
     }
   });
 
-  it('checkpoints the WAL on a thread of its own: commits leave it alone, and the pages still reach the file', async () => {
+  it('checkpoints the WAL on its schedule between jobs: commits leave it alone, and the pages still reach the file', async () => {
     const path = tempFile();
     const storage = await storageAt(path);
     const before = statSync(path).size;
     for (let i = 0; i < 5; i++) await storage.createUsers(TENANT, makeUsers(200, `ckpt${i}`));
 
-    // The writer's own connection never checkpoints: the file grows only when the thread has copied the pages.
+    // COMMIT never checkpoints (wal_autocheckpoint = 0): the file grows only when the writer's schedule copies the pages.
     await vi.waitFor(() => expect(statSync(path).size).toBeGreaterThan(before + 100_000), { timeout: 5_000 });
     await storage.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare('SELECT count(*) AS n FROM users').get()).toEqual({ n: 1000 });
+    } finally {
+      db.close();
+    }
+  });
+
+  it('fails its first call with the reason when the database cannot be opened, and answers nothing half-done', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hesh-sqlite-'));
+    dirs.push(dir);
+    // A folder where the file should be: SQLite cannot open it.
+    mkdirSync(join(dir, 'users.sqlite'));
+    const storage = openSqliteStorage(join(dir, 'users.sqlite'));
+    open.push(storage);
+    await expect(storage.provisionTenant(TENANT)).rejects.toThrow(/unable to open database file|directory/i);
+  });
+
+  it('finishes every job sent before close, then closes the database so another connection sees all of it', async () => {
+    const path = tempFile();
+    const storage = openSqliteStorage(path);
+    await storage.provisionTenant(TENANT);
+    const batches = Array.from({ length: 20 }, (_, i) => storage.createUsers(TENANT, makeUsers(50, `close${i}`)));
+    const closed = storage.close();
+    const answered = await Promise.all(batches);
+    await closed;
+    expect(answered.flat()).toHaveLength(1000);
+    await expect(storage.createUsers(TENANT, makeUsers(1, 'late'))).rejects.toThrow(/closed/);
+    // Closed cleanly: the last connection checkpointed the whole WAL into the file and removed it.
+    expect(() => statSync(`${path}-wal`)).toThrow(/ENOENT/);
     const db = new Database(path, { readonly: true });
     try {
       expect(db.prepare('SELECT count(*) AS n FROM users').get()).toEqual({ n: 1000 });
