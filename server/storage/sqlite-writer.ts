@@ -206,7 +206,7 @@ export function serveWriter(port: MessagePort, data: WriterData): void {
     startWriter(port, data);
   } catch (error) {
     // Said as a reply, not left to the thread's uncaught error, which loses better-sqlite3's message on the way.
-    port.postMessage({ type: 'open-failed', error: toWriterError(error) } satisfies WriterReply);
+    port.postMessage([{ type: 'open-failed', error: toWriterError(error) }] satisfies WriterReply[]);
     port.close();
   }
 }
@@ -342,7 +342,7 @@ function startWriter(port: MessagePort, { path }: WriterData): void {
         if (conflicts) {
           response = await new Promise((done) => {
             responded.set(job.id, done);
-            port.postMessage({ type: 'respond', id: job.id, conflicts } satisfies WriterReply);
+            port.postMessage([{ type: 'respond', id: job.id, conflicts }] satisfies WriterReply[]);
           });
         }
         insertKey.run(job.tenant, job.key, job.fingerprint, response.status, response.body, new Date().toISOString());
@@ -424,16 +424,28 @@ function startWriter(port: MessagePort, { path }: WriterData): void {
     } catch (error) {
       reply = { type: 'failed', id: job.id, error: toWriterError(error) };
     }
-    port.postMessage(reply);
+    send(reply);
     checkpoint();
   };
-  port.on('message', (message: WriterMessage) => {
+  // Replies go back together, once the jobs that came together have run: one postMessage (and one wake-up of the
+  // event loop) per round, not per job.
+  let outbox: WriterReply[] = [];
+  const flush = () => {
+    const replies = outbox;
+    outbox = [];
+    if (replies.length > 0) port.postMessage(replies);
+  };
+  const send = (reply: WriterReply) => {
+    if (outbox.push(reply) === 1) setImmediate(flush);
+  };
+  const receive = (message: WriterMessage) => {
     if ('type' in message) {
       responded.get(message.id)?.(message);
       responded.delete(message.id);
     } else if (message.op === 'close') {
       queue = queue.then(() => {
         clearInterval(idle);
+        flush();
         // The last connection to close checkpoints the whole WAL into the file.
         db.close();
         port.close();
@@ -441,6 +453,10 @@ function startWriter(port: MessagePort, { path }: WriterData): void {
     } else {
       queue = queue.then(() => serve(message));
     }
+  };
+  // The event loop sends its jobs in arrays too (see sqlite.ts).
+  port.on('message', (messages: WriterMessage[]) => {
+    for (const message of messages) receive(message);
   });
-  port.postMessage({ type: 'opened' } satisfies WriterReply);
+  port.postMessage([{ type: 'opened' }] satisfies WriterReply[]);
 }

@@ -85,7 +85,7 @@ class WriterClient {
     });
     let opened = false;
     let failure: unknown;
-    worker.on('message', (reply: WriterReply) => {
+    const receive = (reply: WriterReply) => {
       if (reply.type === 'opened') {
         opened = true;
         return;
@@ -98,12 +98,16 @@ class WriterClient {
       if (!pending) return;
       if (reply.type === 'respond') {
         const answer = pending.respond!(reply.conflicts);
-        worker.postMessage({ type: 'responded', id: reply.id, ...answer } satisfies WriterMessage);
+        // Sent at once, not with the next round: the writer holds its transaction open until this arrives.
+        worker.postMessage([{ type: 'responded', id: reply.id, ...answer }] satisfies WriterMessage[]);
         return;
       }
       this.#settled(reply.id);
       if (reply.type === 'done') pending.resolve(reply.value);
       else pending.reject(fromWriterError(reply.error));
+    };
+    worker.on('message', (replies: WriterReply[]) => {
+      for (const reply of replies) receive(reply);
     });
     worker.on('error', (error) => (failure = error));
     worker.once('exit', (code) => {
@@ -114,7 +118,10 @@ class WriterClient {
       const error = opened
         ? new StorageUnavailable(`the SQLite writer thread stopped (${failure instanceof Error ? failure.message : `exit code ${code}`})`)
         : (failure ?? new Error(`the SQLite writer thread exited with code ${code} before opening the database`));
+      // Jobs still waiting in the outbox never reached that thread: they go to the next one.
+      const unsent = new Set(this.#outbox.map((job) => ('id' in job ? job.id : 0)));
       for (const [id, pending] of this.#pending) {
+        if (unsent.has(id)) continue;
         this.#settled(id);
         pending.reject(error);
       }
@@ -139,9 +146,20 @@ class WriterClient {
     return new Promise<T>((resolve, reject) => {
       if (this.#pending.size === 0) worker.ref();
       this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject, respond });
-      worker.postMessage({ ...job, id } as WriterMessage);
+      if (this.#outbox.push({ ...job, id } as WriterMessage) === 1) setImmediate(this.#flush);
     });
   }
+
+  /**
+   * Jobs sent in one turn of the event loop (every request whose body was read in it) go to the thread in one
+   * postMessage: each one wakes the thread and costs a serialization call, far more than the job's own bytes.
+   */
+  #outbox: WriterMessage[] = [];
+  readonly #flush = () => {
+    const jobs = this.#outbox;
+    this.#outbox = [];
+    if (jobs.length > 0) (this.#worker ?? this.#start()).postMessage(jobs);
+  };
 
   /** Lets the jobs already sent finish, then closes the database (checkpointing it whole) and ends the thread. */
   async close(): Promise<void> {
@@ -150,7 +168,8 @@ class WriterClient {
     if (!worker) return;
     const exited = new Promise<void>((done) => worker.once('exit', () => done()));
     worker.ref();
-    worker.postMessage({ op: 'close' } satisfies WriterMessage);
+    this.#outbox.push({ op: 'close' });
+    this.#flush();
     await exited;
   }
 }
