@@ -2,8 +2,9 @@
  * express-openapi-validator 5.6 compiles each documented path into a RegExp with path-to-regexp on every request
  * (lookupRoute in its openapi.metadata.js calls pathToRegexp per route, per request): ~10 µs of a one-user request.
  * The result depends only on the path and two app settings, so it is compiled once per (path, settings) here, by
- * memoizing the validator's own copy of pathToRegexp, which it looks up on the module at each call. Worth reporting
- * upstream (the fix there is to compile in OpenApiContext, once per route); until then this wrapper stands in.
+ * memoizing the validator's own copy of pathToRegexp, which it looks up on the module at each call. Upstream, the
+ * same fix (matchers cached per OpenApiContext, keyed by route, strict and case-sensitive routing) is proposed in
+ * cdimascio/express-openapi-validator#1217, open as of this writing; when a release has it, delete this file.
  */
 import { createRequire } from 'node:module';
 

@@ -18,7 +18,7 @@ import {
   StorageUnavailable,
   type User,
 } from './storage.js';
-import type { BatchJob, WriterData, WriterError, WriterJob, WriterMessage, WriterReply } from './sqlite-writer.js';
+import type { WireBatch, WriterData, WriterError, WriterJob, WriterMessage, WriterReply } from './sqlite-writer.js';
 import { uuidv7 } from './uuid.js';
 
 export { migrate, MIGRATIONS } from './sqlite-writer.js';
@@ -28,7 +28,7 @@ const THREAD_FILE = new URL('./sqlite-writer-thread.mjs', import.meta.url);
 const WRITER_MODULE = new URL(`./sqlite-writer${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
 
 /** The users of a batch as they will be stored and answered, and the rows the writer stores them from. */
-function prepareBatch(tenant: string, users: readonly CreateUser[]): BatchJob & { created: User[] } {
+function prepareBatch(tenant: string, users: readonly CreateUser[]): WireBatch & { created: User[] } {
   const createdAt = new Date().toISOString();
   const now = Date.now();
   const created = new Array<User>(users.length);
@@ -43,7 +43,7 @@ function prepareBatch(tenant: string, users: readonly CreateUser[]): BatchJob & 
     rows[v++] = user.last_name;
     rows[v++] = user.phone;
   }
-  return { tenant, createdAt, rows, created };
+  return { tenant, createdAt, rows: JSON.stringify(rows), created };
 }
 
 /** The error a writer's failure is to the caller: a conflict, the database busy past its timeout (503), or itself. */
