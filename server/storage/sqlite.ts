@@ -74,8 +74,11 @@ class WriterClient {
   readonly #pending = new Map<number, Pending>();
   #closed = false;
 
-  constructor(path: string) {
+  readonly #onThread: ((worker: Worker) => void) | undefined;
+
+  constructor(path: string, onThread?: (worker: Worker) => void) {
     this.#path = path;
+    this.#onThread = onThread;
     this.#start();
   }
 
@@ -129,6 +132,7 @@ class WriterClient {
     // The thread keeps the process alive only while a job is waiting for it (see #settled).
     worker.unref();
     this.#worker = worker;
+    this.#onThread?.(worker);
     return worker;
   }
 
@@ -174,13 +178,18 @@ class WriterClient {
   }
 }
 
+export interface SqliteStorageOptions {
+  /** Called with each writer thread as it starts (the first, and each one started after a thread died); for tests. */
+  onThread?: (worker: Worker) => void;
+}
+
 /**
  * Opens (creating if needed) the SQLite database at `path`, or an in-memory one for ':memory:', on a writer thread
  * that migrates it first; a database that cannot be opened fails the first call with the reason.
  * @example const storage = openSqliteStorage(':memory:');
  */
-export function openSqliteStorage(path: string): Storage {
-  const writer = new WriterClient(path);
+export function openSqliteStorage(path: string, options: SqliteStorageOptions = {}): Storage {
+  const writer = new WriterClient(path, options.onThread);
   return {
     async createUsers(tenantId, users) {
       const { created, ...batch } = prepareBatch(tenantId.toLowerCase(), users);
