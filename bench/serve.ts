@@ -16,6 +16,7 @@ import { startMock } from '../mock/start-mock.js';
 import { parseConfig } from '../server/config.js';
 import { startServer, type RunningServer } from '../server/start.js';
 import { createBaselineApp } from './baseline.js';
+import { createFastifyPeer } from './fastify-peer.js';
 import type { ChildMessage, ParentMessage, ServeOptions } from './targets.js';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as ServeOptions;
@@ -50,8 +51,16 @@ async function start(): Promise<Running> {
       };
       return { url, pid: process.pid, stop };
     }
+    case 'fastify-sqlite-file': {
+      const config = parseConfig(options.stubEnv ?? {});
+      if (config.database.kind !== 'sqlite') throw new Error('the Fastify peer runs on a SQLite file');
+      const peer = await createFastifyPeer({ path: config.database.path, tenants: config.tenants, bodyLimit: config.bodyLimit });
+      const url = await peer.listen({ port: 0, host: '127.0.0.1' });
+      return { url, pid: process.pid, stop: () => peer.close() };
+    }
     case 'stub-sqlite-file':
-    case 'stub-sqlite-memory': {
+    case 'stub-sqlite-memory':
+    case 'stub-postgres': {
       const stub = await startServer(parseConfig(options.stubEnv ?? {}));
       return { url: stub.url, pid: process.pid, stop: stub.close, stub };
     }

@@ -13,7 +13,14 @@ const REPLY_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 20_000;
 const STDERR_KEPT_CHARS = 8_192;
 
-export const TARGET_NAMES = ['baseline', 'stub-sqlite-file', 'stub-sqlite-memory', 'prism'] as const;
+export const TARGET_NAMES = [
+  'baseline',
+  'stub-sqlite-file',
+  'stub-sqlite-memory',
+  'fastify-sqlite-file',
+  'stub-postgres',
+  'prism',
+] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 /** What each target is, for the results page. */
@@ -22,6 +29,9 @@ export const TARGET_DESCRIPTIONS: Record<TargetName, string> = {
   'stub-sqlite-file':
     'the stub (server/start.ts) as configured by server/config.ts, request and response validation on, SQLite on a file in a temp folder',
   'stub-sqlite-memory': 'the same stub on DATABASE_URL=:memory:',
+  'fastify-sqlite-file':
+    "the peer (bench/fastify-peer.ts): Fastify 5 and its AJV on the contract's request schema (no coercion or removal), the same tenant check, problems, SQLite schema, pragmas, multi-row INSERT and transaction, on the event loop; no response validation or logs",
+  'stub-postgres': 'the stub on the local PostgreSQL cluster the tests use (one instance, a database of its own, pool of 10)',
   prism: 'the Prism mock (mock/start-mock.ts); it validates the request and answers the spec example',
 };
 

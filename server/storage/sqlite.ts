@@ -1,305 +1,246 @@
 /**
- * The embedded default: SQLite through better-sqlite3, in WAL mode. One writer at a time is all SQLite allows, and
- * better-sqlite3 is synchronous, so a batch's transaction can never interleave with another request's.
+ * The embedded default: SQLite through better-sqlite3, in WAL mode, written by a thread of its own
+ * (sqlite-writer.ts): the event loop only turns a batch into rows and ids, and hands it over, so parsing and
+ * validating the next requests goes on while the batch is stored. Jobs run in the order they were sent, one at a
+ * time, on one connection, so a batch's transaction can never interleave with another request's, and a batch is
+ * committed before its promise resolves (before its answer is sent).
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import {
-  batchConflict,
-  type BatchOutcome,
   type CreateUser,
-  type ExternalUserIdConflict,
-  type IdempotentRequest,
+  ExternalUserIdConflict,
   type IdempotentResult,
   newUser,
   type Storage,
+  type StoredResponse,
+  StorageUnavailable,
   type User,
 } from './storage.js';
-import { type Checkpointer, startCheckpointer } from './sqlite-checkpointer.js';
+import type { WireBatch, WriterData, WriterError, WriterJob, WriterMessage, WriterReply } from './sqlite-writer.js';
 import { uuidv7 } from './uuid.js';
 
-/** Each migration runs once, in order, in its own transaction; applied versions are recorded. Never edit one. */
-export const MIGRATIONS: readonly { version: number; sql: string }[] = [
-  {
-    version: 1,
-    sql: `
-      CREATE TABLE tenants (
-        id TEXT PRIMARY KEY,
-        created_at TEXT NOT NULL
-      ) WITHOUT ROWID;
-      CREATE TABLE users (
-        seq INTEGER PRIMARY KEY,
-        id TEXT NOT NULL UNIQUE,
-        tenant_id TEXT NOT NULL REFERENCES tenants (id),
-        external_user_id TEXT NOT NULL,
-        email TEXT NOT NULL,
-        first_name TEXT NOT NULL,
-        last_name TEXT NOT NULL,
-        phone TEXT,
-        avatar_image_url TEXT,
-        status TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        UNIQUE (tenant_id, external_user_id)
-      );
-      CREATE TABLE user_vacations (
-        user_seq INTEGER NOT NULL REFERENCES users (seq),
-        start_at TEXT NOT NULL,
-        end_at TEXT NOT NULL
-      );
-      CREATE INDEX user_vacations_by_user ON user_vacations (user_seq, start_at);
-    `,
-  },
-  {
-    version: 2,
-    // A rowid table, not WITHOUT ROWID: a stored response can hold 1000 users, far over the row size WITHOUT ROWID
-    // tables are meant for.
-    sql: `
-      CREATE TABLE idempotency_keys (
-        seq INTEGER PRIMARY KEY,
-        tenant_id TEXT NOT NULL REFERENCES tenants (id),
-        key TEXT NOT NULL,
-        fingerprint TEXT NOT NULL,
-        response_status INTEGER NOT NULL,
-        response_body TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        UNIQUE (tenant_id, key)
-      );
-      CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
-    `,
-  },
-];
+export { migrate, MIGRATIONS } from './sqlite-writer.js';
 
-/** Expired keys deleted per idempotent write: enough to outpace new keys, small enough not to stall a batch. */
-const PRUNE_BATCH = 100;
+const THREAD_FILE = new URL('./sqlite-writer-thread.mjs', import.meta.url);
+/** The writer module the thread loads: the TypeScript source when this file runs from it, else the compiled one. */
+const WRITER_MODULE = new URL(`./sqlite-writer${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
 
-/**
- * Users per multi-row INSERT, at most. A batch is cut into chunks whose sizes are powers of two up to this (1000 =
- * 7 × 128 + 64 + 32 + 8), so eight prepared statements serve every batch size, and one statement call stores up to
- * 128 rows: a row costs SQLite's own work, not a call from JavaScript each.
- */
-const MAX_ROWS_PER_INSERT = 128;
-/** Parameters of one row: id, tenant_id, external_user_id, email, first_name, last_name, phone, created_at. */
-const PARAMS_PER_ROW = 8;
-const INSERT_ROW = "(?, ?, ?, ?, ?, ?, ?, NULL, 'Active', ?)";
-
-/** Whether better-sqlite3 threw for a UNIQUE constraint. */
-function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: unknown } | undefined)?.code === 'SQLITE_CONSTRAINT_UNIQUE';
-}
-
-interface UserRow {
-  seq: number;
-  id: string;
-  external_user_id: string;
-  email: string;
-  first_name: string;
-  last_name: string;
-  phone: string | null;
-  avatar_image_url: string | null;
-  status: 'Active';
-  created_at: string;
-}
-
-/** Brings the schema up to date; safe to run any number of times. */
-export function migrate(db: Database.Database): void {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
-  const applied = new Set(
-    db.prepare<[], { version: number }>('SELECT version FROM schema_migrations').all().map((r) => r.version),
-  );
-  for (const { version, sql } of MIGRATIONS) {
-    if (applied.has(version)) continue;
-    db.transaction(() => {
-      db.exec(sql);
-      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(version, new Date().toISOString());
-    }).immediate();
+/** The users of a batch as they will be stored and answered, and the rows the writer stores them from. */
+function prepareBatch(tenant: string, users: readonly CreateUser[]): WireBatch & { created: User[] } {
+  const createdAt = new Date().toISOString();
+  const now = Date.now();
+  const created = new Array<User>(users.length);
+  const rows = new Array<string | null>(users.length * 6);
+  for (let i = 0, v = 0; i < users.length; i++) {
+    const user = newUser(users[i]!, uuidv7(now), createdAt);
+    created[i] = user;
+    rows[v++] = user.id;
+    rows[v++] = user.external_user_id;
+    rows[v++] = user.email;
+    rows[v++] = user.first_name;
+    rows[v++] = user.last_name;
+    rows[v++] = user.phone;
   }
+  return { tenant, createdAt, rows: JSON.stringify(rows), created };
+}
+
+/** The error a writer's failure is to the caller: a conflict, the database busy past its timeout (503), or itself. */
+function fromWriterError(error: WriterError): Error {
+  if (error.name === 'ExternalUserIdConflict') return new ExternalUserIdConflict(error.conflicts ?? []);
+  // Another process held the lock past the busy timeout: a busy database is not bad input, and nothing was stored.
+  if (error.code?.startsWith('SQLITE_BUSY')) return new StorageUnavailable(error.message);
+  return Object.assign(new Error(error.message), { name: error.name, code: error.code });
+}
+
+type Job = WriterJob extends infer J ? (J extends WriterJob ? Omit<J, 'id'> : never) : never;
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  /** A conflict's answer, for idempotent jobs (asked mid-transaction). */
+  respond?: (conflicts: ExternalUserIdConflict['conflicts']) => { status: number; body: string };
 }
 
 /**
- * Opens (creating if needed) the SQLite database at `path`, or an in-memory one for ':memory:', and migrates it.
- * @example const storage = openSqliteStorage(':memory:');
+ * The event loop's side of the writer thread: starts it when first needed (and again after it died), sends jobs,
+ * and settles each job's promise with the thread's reply.
  */
-export function openSqliteStorage(path: string): Storage {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  // In WAL mode, NORMAL makes a committed transaction survive a crash of this process (the WAL is written before
-  // COMMIT returns); only a power loss or OS crash may lose the last commits, never leave half of one.
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db);
-  // A file's WAL is checkpointed by a thread of its own (see sqlite-checkpointer.ts), not inside this connection's
-  // commits; should that thread stop, this connection goes back to SQLite's automatic checkpoint.
-  let checkpointer: Checkpointer | undefined;
-  if (path !== ':memory:') {
-    db.pragma('wal_autocheckpoint = 0');
-    checkpointer = startCheckpointer(path, () => {
-      if (db.open) db.pragma('wal_autocheckpoint = 1000');
+class WriterClient {
+  readonly #path: string;
+  #worker: Worker | undefined;
+  #nextId = 0;
+  readonly #pending = new Map<number, Pending>();
+  #closed = false;
+
+  readonly #onThread: ((worker: Worker) => void) | undefined;
+
+  constructor(path: string, onThread?: (worker: Worker) => void) {
+    this.#path = path;
+    this.#onThread = onThread;
+    this.#start();
+  }
+
+  #start(): Worker {
+    const worker = new Worker(THREAD_FILE, {
+      workerData: { path: this.#path, entry: WRITER_MODULE } satisfies WriterData & { entry: string },
+    });
+    let opened = false;
+    let failure: unknown;
+    const receive = (reply: WriterReply) => {
+      if (reply.type === 'opened') {
+        opened = true;
+        return;
+      }
+      if (reply.type === 'open-failed') {
+        failure = fromWriterError(reply.error);
+        return;
+      }
+      const pending = this.#pending.get(reply.id);
+      if (!pending) return;
+      if (reply.type === 'respond') {
+        const answer = pending.respond!(reply.conflicts);
+        // Sent at once, not with the next round: the writer holds its transaction open until this arrives.
+        worker.postMessage([{ type: 'responded', id: reply.id, ...answer }] satisfies WriterMessage[]);
+        return;
+      }
+      this.#settled(reply.id);
+      if (reply.type === 'done') pending.resolve(reply.value);
+      else pending.reject(fromWriterError(reply.error));
+    };
+    worker.on('message', (replies: WriterReply[]) => {
+      for (const reply of replies) receive(reply);
+    });
+    worker.on('error', (error) => (failure = error));
+    worker.once('exit', (code) => {
+      if (this.#worker === worker) this.#worker = undefined;
+      // A thread that never opened the database failed to open it: that error is the caller's (startup fails with
+      // it). One that dies later leaves its jobs' outcome unknown, the transaction in progress rolled back: 503,
+      // send again (with the same Idempotency-Key), and the next job starts a new thread.
+      const error = opened
+        ? new StorageUnavailable(`the SQLite writer thread stopped (${failure instanceof Error ? failure.message : `exit code ${code}`})`)
+        : (failure ?? new Error(`the SQLite writer thread exited with code ${code} before opening the database`));
+      // Jobs still waiting in the outbox never reached that thread: they go to the next one.
+      const unsent = new Set(this.#outbox.map((job) => ('id' in job ? job.id : 0)));
+      for (const [id, pending] of this.#pending) {
+        if (unsent.has(id)) continue;
+        this.#settled(id);
+        pending.reject(error);
+      }
+    });
+    // The thread keeps the process alive only while a job is waiting for it (see #settled).
+    worker.unref();
+    this.#worker = worker;
+    this.#onThread?.(worker);
+    return worker;
+  }
+
+  #settled(id: number): void {
+    this.#pending.delete(id);
+    if (this.#pending.size === 0) this.#worker?.unref();
+  }
+
+  /** Sends one job and resolves with the writer's value, or rejects with its error. */
+  call<T>(job: Job, respond?: Pending['respond']): Promise<T> {
+    // A closed storage is a bug of the caller (the server closes it only after the last request), not an outage.
+    if (this.#closed) return Promise.reject(new Error('the SQLite storage is closed'));
+    const worker = this.#worker ?? this.#start();
+    const id = ++this.#nextId;
+    return new Promise<T>((resolve, reject) => {
+      if (this.#pending.size === 0) worker.ref();
+      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject, respond });
+      if (this.#outbox.push({ ...job, id } as WriterMessage) === 1) setImmediate(this.#flush);
     });
   }
 
-  const insertTenant = db.prepare('INSERT INTO tenants (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING');
-  const findTenant = db.prepare<[string], { id: string }>('SELECT id FROM tenants WHERE id = ?');
-  const takenIds = db.prepare<[string, string], { external_user_id: string }>(
-    'SELECT external_user_id FROM users WHERE tenant_id = ? AND external_user_id IN (SELECT value FROM json_each(?))',
-  );
-  /** INSERT statements by row count (powers of two), prepared when first needed. */
-  const insertStatements = new Map<number, Database.Statement<unknown[]>>();
-  const insertRows = (rows: number) => {
-    let statement = insertStatements.get(rows);
-    if (!statement) {
-      statement = db.prepare<unknown[]>(
-        `INSERT INTO users (id, tenant_id, external_user_id, email, first_name, last_name, phone, avatar_image_url,
-                            status, created_at)
-         VALUES ${Array.from({ length: rows }, () => INSERT_ROW).join(', ')}`,
-      );
-      insertStatements.set(rows, statement);
-    }
-    return statement;
-  };
-  const selectUsers = db.prepare<[string], UserRow>(
-    `SELECT seq, id, external_user_id, email, first_name, last_name, phone, avatar_image_url, status, created_at
-       FROM users WHERE tenant_id = ? ORDER BY seq`,
-  );
-  const selectVacations = db.prepare<[string], { user_seq: number; start_at: string; end_at: string }>(
-    `SELECT v.user_seq, v.start_at, v.end_at FROM user_vacations v JOIN users u ON u.seq = v.user_seq
-      WHERE u.tenant_id = ? ORDER BY v.user_seq, v.start_at`,
-  );
-
-  const findKey = db.prepare<[string, string, string], { fingerprint: string; response_status: number; response_body: string }>(
-    `SELECT fingerprint, response_status, response_body FROM idempotency_keys
-      WHERE tenant_id = ? AND key = ? AND created_at >= ?`,
-  );
-  const dropKey = db.prepare('DELETE FROM idempotency_keys WHERE tenant_id = ? AND key = ?');
-  const pruneKeys = db.prepare(
-    `DELETE FROM idempotency_keys WHERE seq IN
-       (SELECT seq FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ${PRUNE_BATCH})`,
-  );
-  const insertKey = db.prepare(
-    `INSERT INTO idempotency_keys (tenant_id, key, fingerprint, response_status, response_body, created_at)
-     VALUES (?, ?, ?, ?, ?, ?)`,
-  );
-
   /**
-   * Stores the batch with as few INSERTs as its size allows; no lookup first: UNIQUE (tenant_id, external_user_id)
-   * refuses a taken or repeated id, and that is the rare path. A transaction when called alone, a savepoint when
-   * called inside one: either way, a refused batch leaves nothing behind.
+   * Jobs sent in one turn of the event loop (every request whose body was read in it) go to the thread in one
+   * postMessage: each one wakes the thread and costs a serialization call, far more than the job's own bytes.
    */
-  const insertUsers = db.transaction((tenantId: string, users: readonly CreateUser[]): User[] => {
-    const createdAt = new Date().toISOString();
-    const created = new Array<User>(users.length);
-    let i = 0;
-    while (i < users.length) {
-      let rows = MAX_ROWS_PER_INSERT;
-      while (rows > users.length - i) rows >>= 1;
-      const params = new Array<unknown>(rows * PARAMS_PER_ROW);
-      for (let p = 0, end = i + rows; i < end; i++) {
-        const user = newUser(users[i]!, uuidv7(), createdAt);
-        created[i] = user;
-        params[p++] = user.id;
-        params[p++] = tenantId;
-        params[p++] = user.external_user_id;
-        params[p++] = user.email;
-        params[p++] = user.first_name;
-        params[p++] = user.last_name;
-        params[p++] = user.phone;
-        params[p++] = createdAt;
-      }
-      insertRows(rows).run(params);
-    }
-    return created;
-  });
-
-  /**
-   * The conflict that made insertUsers throw `error`, with every taken and every repeated external_user_id of the
-   * batch; `error` itself when it was something else. Run after the batch was rolled back: users are never deleted,
-   * so an id found taken then is still taken now.
-   */
-  const conflictOf = (tenantId: string, users: readonly CreateUser[], error: unknown): ExternalUserIdConflict => {
-    if (!isUniqueViolation(error)) throw error;
-    const taken = new Set(
-      takenIds.all(tenantId, JSON.stringify(users.map((u) => u.external_user_id))).map((r) => r.external_user_id),
-    );
-    const conflict = batchConflict(users, taken);
-    if (!conflict) throw error;
-    return conflict;
+  #outbox: WriterMessage[] = [];
+  readonly #flush = () => {
+    const jobs = this.#outbox;
+    this.#outbox = [];
+    if (jobs.length > 0) (this.#worker ?? this.#start()).postMessage(jobs);
   };
 
-  /** Stores one batch inside the caller's transaction, or nothing of it on a conflict. */
-  const runBatch = (tenantId: string, users: readonly CreateUser[]): BatchOutcome => {
-    try {
-      return { users: insertUsers(tenantId, users) };
-    } catch (error) {
-      return { conflict: conflictOf(tenantId, users, error) };
-    }
-  };
+  /** Lets the jobs already sent finish, then closes the database (checkpointing it whole) and ends the thread. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const worker = this.#worker;
+    if (!worker) return;
+    const exited = new Promise<void>((done) => worker.once('exit', () => done()));
+    worker.ref();
+    this.#outbox.push({ op: 'close' });
+    this.#flush();
+    await exited;
+  }
+}
 
-  // Run IMMEDIATE, so the write lock is taken before the key is looked up: a second process on the same file
-  // waits here and then finds the first one's key, instead of both missing it.
-  const createIdempotent = db.transaction(
-    (tenantId: string, users: readonly CreateUser[], request: IdempotentRequest): IdempotentResult => {
-      const notBefore = request.notBefore.toISOString();
-      const found = findKey.get(tenantId, request.key, notBefore);
-      if (found) {
-        if (found.fingerprint !== request.fingerprint) return { kind: 'key-reused' };
-        return { kind: 'replayed', response: { status: found.response_status, body: JSON.parse(found.response_body) } };
-      }
-      dropKey.run(tenantId, request.key);
-      pruneKeys.run(notBefore);
-      const response = request.respond(runBatch(tenantId, users));
-      insertKey.run(
-        tenantId,
-        request.key,
-        request.fingerprint,
-        response.status,
-        JSON.stringify(response.body),
-        new Date().toISOString(),
-      );
-      return { kind: 'executed', response };
-    },
-  );
+export interface SqliteStorageOptions {
+  /** Called with each writer thread as it starts (the first, and each one started after a thread died); for tests. */
+  onThread?: (worker: Worker) => void;
+}
 
+/**
+ * Opens (creating if needed) the SQLite database at `path`, or an in-memory one for ':memory:', on a writer thread
+ * that migrates it first; a database that cannot be opened fails the first call with the reason.
+ * @example const storage = openSqliteStorage(':memory:');
+ */
+export function openSqliteStorage(path: string, options: SqliteStorageOptions = {}): Storage {
+  const writer = new WriterClient(path, options.onThread);
   return {
     async createUsers(tenantId, users) {
-      const tenant = tenantId.toLowerCase();
-      try {
-        return insertUsers.immediate(tenant, users);
-      } catch (error) {
-        throw conflictOf(tenant, users, error);
-      }
+      const { created, ...batch } = prepareBatch(tenantId.toLowerCase(), users);
+      await writer.call({ op: 'createUsers', ...batch });
+      return created;
     },
     async createUsersIdempotently(tenantId, users, request) {
-      return createIdempotent.immediate(tenantId.toLowerCase(), users, request);
+      const { created, ...batch } = prepareBatch(tenantId.toLowerCase(), users);
+      // The answer for a batch that is created, made now so the common case needs no second trip to the writer;
+      // the answer for a conflict is asked inside the transaction, and that later call is the one that counts.
+      const createdResponse = request.respond({ users: created });
+      let conflictResponse: StoredResponse | undefined;
+      const result = await writer.call<
+        | { kind: 'executed'; conflicts?: unknown }
+        | { kind: 'replayed'; response: { status: number; body: string } }
+        | { kind: 'key-reused' }
+      >(
+        {
+          op: 'createUsersIdempotently',
+          ...batch,
+          key: request.key,
+          fingerprint: request.fingerprint,
+          notBefore: request.notBefore.toISOString(),
+          created: { status: createdResponse.status, body: JSON.stringify(createdResponse.body) },
+        },
+        (conflicts) => {
+          conflictResponse = request.respond({ conflict: new ExternalUserIdConflict(conflicts) });
+          return { status: conflictResponse.status, body: JSON.stringify(conflictResponse.body) };
+        },
+      );
+      switch (result.kind) {
+        case 'executed':
+          return { kind: 'executed', response: result.conflicts ? conflictResponse! : createdResponse };
+        case 'replayed':
+          return { kind: 'replayed', response: { status: result.response.status, body: JSON.parse(result.response.body) } };
+        case 'key-reused':
+          return result satisfies IdempotentResult;
+      }
     },
     async provisionTenant(tenantId) {
-      insertTenant.run(tenantId.toLowerCase(), new Date().toISOString());
+      await writer.call({ op: 'provisionTenant', tenant: tenantId.toLowerCase() });
     },
     async tenantExists(tenantId) {
-      return findTenant.get(tenantId.toLowerCase()) !== undefined;
+      return writer.call<boolean>({ op: 'tenantExists', tenant: tenantId.toLowerCase() });
     },
     async listUsers(tenantId) {
-      const id = tenantId.toLowerCase();
-      const vacations = new Map<number, User['userVacations']>();
-      for (const v of selectVacations.all(id)) {
-        const list = vacations.get(v.user_seq) ?? [];
-        list.push({ start_at: v.start_at, end_at: v.end_at });
-        vacations.set(v.user_seq, list);
-      }
-      return selectUsers.all(id).map(({ seq, ...row }) => ({
-        ...row,
-        full_name: `${row.first_name} ${row.last_name}`,
-        userVacations: vacations.get(seq) ?? [],
-      }));
+      return writer.call<User[]>({ op: 'listUsers', tenant: tenantId.toLowerCase() });
     },
     async ping() {
-      db.prepare('SELECT 1').get();
+      await writer.call({ op: 'ping' });
     },
-    async close() {
-      // The thread first, so that this connection is the last one and checkpoints the whole WAL as it closes.
-      await checkpointer?.close();
-      if (db.open) db.close();
-    },
+    close: () => writer.close(),
   };
 }

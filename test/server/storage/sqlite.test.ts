@@ -8,9 +8,11 @@ import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { migrate, MIGRATIONS, openSqliteStorage } from '../../../server/storage/sqlite.js';
+import type { Worker } from 'node:worker_threads';
 import {
   type IdempotentRequest,
   type Storage,
+  StorageUnavailable,
   type StoredResponse,
 } from '../../../server/storage/storage.js';
 import { makeUsers, OTHER_TENANT, TENANT } from '../../helpers/stub.js';
@@ -49,13 +51,13 @@ describe('openSqliteStorage', () => {
     }
   });
 
-  it('checkpoints the WAL on a thread of its own: commits leave it alone, and the pages still reach the file', async () => {
+  it('checkpoints the WAL on its schedule between jobs: commits leave it alone, and the pages still reach the file', async () => {
     const path = tempFile();
     const storage = await storageAt(path);
     const before = statSync(path).size;
     for (let i = 0; i < 5; i++) await storage.createUsers(TENANT, makeUsers(200, `ckpt${i}`));
 
-    // The writer's own connection never checkpoints: the file grows only when the thread has copied the pages.
+    // COMMIT never checkpoints (wal_autocheckpoint = 0): the file grows only when the writer's schedule copies the pages.
     await vi.waitFor(() => expect(statSync(path).size).toBeGreaterThan(before + 100_000), { timeout: 5_000 });
     await storage.close();
     const db = new Database(path, { readonly: true });
@@ -64,6 +66,70 @@ describe('openSqliteStorage', () => {
     } finally {
       db.close();
     }
+  });
+
+  it('fails its first call with the reason when the database cannot be opened, and answers nothing half-done', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hesh-sqlite-'));
+    dirs.push(dir);
+    // A folder where the file should be: SQLite cannot open it.
+    mkdirSync(join(dir, 'users.sqlite'));
+    const storage = openSqliteStorage(join(dir, 'users.sqlite'));
+    open.push(storage);
+    await expect(storage.provisionTenant(TENANT)).rejects.toThrow(/unable to open database file|directory/i);
+  });
+
+  it('finishes every job sent before close, then closes the database so another connection sees all of it', async () => {
+    const path = tempFile();
+    const storage = openSqliteStorage(path);
+    await storage.provisionTenant(TENANT);
+    const batches = Array.from({ length: 20 }, (_, i) => storage.createUsers(TENANT, makeUsers(50, `close${i}`)));
+    const closed = storage.close();
+    const answered = await Promise.all(batches);
+    await closed;
+    expect(answered.flat()).toHaveLength(1000);
+    await expect(storage.createUsers(TENANT, makeUsers(1, 'late'))).rejects.toThrow(/closed/);
+    // Closed cleanly: the last connection checkpointed the whole WAL into the file and removed it.
+    expect(() => statSync(`${path}-wal`)).toThrow(/ENOENT/);
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare('SELECT count(*) AS n FROM users').get()).toEqual({ n: 1000 });
+    } finally {
+      db.close();
+    }
+  });
+
+  it('fails the jobs of a writer thread that dies with 503 (StorageUnavailable), keeps each batch whole or absent, and starts a new thread', async () => {
+    const path = tempFile();
+    const threads: Worker[] = [];
+    const storage = openSqliteStorage(path, { onThread: (worker) => threads.push(worker) });
+    open.push(storage);
+    await storage.provisionTenant(TENANT);
+    const batches = Array.from({ length: 10 }, (_, i) => storage.createUsers(TENANT, makeUsers(1000, `dies${i}`)));
+    // Killed while the batches are being written: some may be committed and answered, the rest must fail.
+    await new Promise((done) => setTimeout(done, 20));
+    await threads[0]!.terminate();
+    const settled = await Promise.allSettled(batches);
+    const failed = settled.filter((s) => s.status === 'rejected');
+    expect(failed.length).toBeGreaterThan(0);
+    for (const f of failed) expect((f as PromiseRejectedResult).reason).toBeInstanceOf(StorageUnavailable);
+
+    // The next job starts a new thread on the same file, and it finds every answered batch whole.
+    const after = await storage.createUsers(TENANT, makeUsers(1, 'after'));
+    expect(after).toHaveLength(1);
+    expect(threads).toHaveLength(2);
+    const stored = await storage.listUsers(TENANT);
+    const byBatch = new Map<string, number>();
+    for (const user of stored) {
+      const tag = user.external_user_id.split('-')[0]!;
+      byBatch.set(tag, (byBatch.get(tag) ?? 0) + 1);
+    }
+    settled.forEach((s, i) => {
+      const n = byBatch.get(`dies${i}`) ?? 0;
+      // A batch whose answer was lost may have been committed (send it again with an Idempotency-Key): whole or
+      // absent, never in part; an answered one is there whole.
+      expect([0, 1000], `batch ${i}`).toContain(n);
+      if (s.status === 'fulfilled') expect(n, `batch ${i}`).toBe(1000);
+    });
   });
 
   it('runs migrations twice on one connection without error or change', () => {

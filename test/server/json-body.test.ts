@@ -1,0 +1,126 @@
+/**
+ * The lean body reader answers every request exactly as express.json with the same options does: the same parsed
+ * body, or the same error (status and body-parser type), for the common case it reads itself and for every edge it
+ * hands over.
+ */
+import { once } from 'node:events';
+import { request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jsonBody } from '../../server/json-body.js';
+
+const LIMIT = 1024;
+
+interface Case {
+  name: string;
+  headers: Record<string, string>;
+  body: Buffer | string;
+  /** Whether the lean path reads it (true) or hands it to express.json (false). */
+  lean: boolean;
+  /** Sent with Transfer-Encoding: chunked instead of a Content-Length. */
+  chunked?: boolean;
+}
+
+const JSON_TYPE = { 'content-type': 'application/json' };
+const CASES: Case[] = [
+  { name: 'an object', headers: JSON_TYPE, body: '{"users":[{"a":1}]}', lean: true },
+  { name: 'an array', headers: JSON_TYPE, body: '[1,2]', lean: true },
+  { name: 'whitespace before the object', headers: JSON_TYPE, body: ' \n\t{"a":1}', lean: true },
+  { name: 'a byte order mark', headers: JSON_TYPE, body: '\uFEFF{"a":1}', lean: true },
+  { name: 'a number (not an object)', headers: JSON_TYPE, body: '42', lean: true },
+  { name: 'a string (not an object)', headers: JSON_TYPE, body: '"x"', lean: true },
+  { name: 'null', headers: JSON_TYPE, body: 'null', lean: true },
+  { name: 'only whitespace', headers: JSON_TYPE, body: '   ', lean: true },
+  { name: 'malformed JSON', headers: JSON_TYPE, body: '{"a":', lean: true },
+  { name: 'an escaped lone surrogate', headers: JSON_TYPE, body: '{"a":"\\ud800"}', lean: true },
+  { name: 'non-ASCII text', headers: JSON_TYPE, body: '{"a":"Józef Оксана 🎉"}', lean: true },
+  { name: 'invalid UTF-8 bytes', headers: JSON_TYPE, body: Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]), lean: true },
+  { name: 'charset=utf-8', headers: { 'content-type': 'application/json; charset=utf-8' }, body: '{"a":1}', lean: true },
+  { name: 'charset=UTF-8 (another spelling)', headers: { 'content-type': 'application/json; charset="UTF-8"' }, body: '{"a":1}', lean: false },
+  { name: 'charset=latin1', headers: { 'content-type': 'application/json; charset=latin1' }, body: '{"a":1}', lean: false },
+  { name: 'gzip', headers: { ...JSON_TYPE, 'content-encoding': 'gzip' }, body: gzipSync('{"a":1}'), lean: false },
+  { name: 'chunked, no length', headers: JSON_TYPE, body: '{"a":1}', lean: false, chunked: true },
+  { name: 'over the limit', headers: JSON_TYPE, body: `{"a":"${'x'.repeat(LIMIT)}"}`, lean: false },
+  { name: 'an empty body', headers: JSON_TYPE, body: '', lean: false },
+  { name: 'text/plain', headers: { 'content-type': 'text/plain' }, body: '{"a":1}', lean: false },
+];
+
+interface Answer {
+  status: number;
+  body: unknown;
+}
+
+/** An app that answers the parsed body, or the error's status and type, and says who read it. */
+function appWith(reader: RequestHandler): express.Express {
+  const app = express();
+  app.use(reader);
+  app.post('/', (req, res) => {
+    res.json({ body: req.body ?? '(none)', verified: (req as { verified?: number }).verified ?? null });
+  });
+  const onError: ErrorRequestHandler = (error: { status?: number; type?: string }, _req, res, _next) => {
+    res.status(error.status ?? 500).json({ type: error.type ?? null });
+  };
+  app.use(onError);
+  return app;
+}
+
+async function send(url: string, c: Case): Promise<Answer> {
+  const body = typeof c.body === 'string' ? Buffer.from(c.body) : c.body;
+  const headers: Record<string, string | number> = { ...c.headers };
+  if (!c.chunked) headers['content-length'] = body.length;
+  const req = request(url, { method: 'POST', headers });
+  if (c.chunked) {
+    req.write(body.subarray(0, 3));
+    req.end(body.subarray(3));
+  } else req.end(body);
+  const [res] = (await once(req, 'response')) as [import('node:http').IncomingMessage];
+  let text = '';
+  for await (const chunk of res) text += chunk;
+  return { status: res.statusCode!, body: JSON.parse(text) };
+}
+
+describe('jsonBody', () => {
+  const servers: Server[] = [];
+  let leanUrl = '';
+  let referenceUrl = '';
+  let fallbacks = 0;
+  const verify = (req: import('node:http').IncomingMessage, _res: unknown, raw: Buffer) => {
+    (req as { verified?: number }).verified = raw.length;
+  };
+  const listen = async (app: express.Express) => {
+    const server = app.listen(0, '127.0.0.1');
+    servers.push(server);
+    await once(server, 'listening');
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  };
+
+  beforeAll(async () => {
+    const json = express.json({ limit: LIMIT, type: 'application/json', verify });
+    const spy: RequestHandler = (req, res, next) => {
+      fallbacks++;
+      json(req, res, next);
+    };
+    leanUrl = await listen(appWith(jsonBody({ limit: LIMIT, verify, fallback: spy })));
+    referenceUrl = await listen(appWith(express.json({ limit: LIMIT, type: 'application/json', verify })));
+  });
+  afterAll(() => {
+    for (const server of servers) {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it.each(CASES)('answers $name exactly as express.json does', async (c) => {
+    const before = fallbacks;
+    const [lean, reference] = [await send(leanUrl, c), await send(referenceUrl, c)];
+    expect(lean).toEqual(reference);
+    expect(fallbacks - before, c.lean ? 'read by the lean path' : 'handed to express.json').toBe(c.lean ? 0 : 1);
+  });
+
+  it('reads a valid object itself and hands the raw bytes to verify', async () => {
+    const answer = await send(leanUrl, CASES[0]!);
+    expect(answer).toEqual({ status: 200, body: { body: { users: [{ a: 1 }] }, verified: 19 } });
+  });
+});
