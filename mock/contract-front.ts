@@ -1,44 +1,40 @@
 /**
- * A thin HTTP front in front of Prism that mends the two places where Prism 5.14 answers outside the contract,
- * and passes everything else through untouched:
+ * The HTTP front in front of Prism. Every request is first judged by the checker the MSW handlers share
+ * (msw/contract-mock.ts), which refuses it exactly as the stub does: 400 with the stub's pointers (in the body, and
+ * `/headers/NAME`, `/query/NAME`, `/params/NAME` outside it), malformed JSON, 401 for a missing, malformed, non-v4
+ * or (with HESH_TENANTS) unknown tenant, 404, 405 with `Allow`, 413 and 415. Prism 5.14 alone answers several of
+ * these outside the contract (stoplightio/prism#2664: malformed JSON; a 422 preferred over 400 whatever `Prefer`
+ * says; no tenant check; a 502 for a large batch with many violations, whose violation list it sends as a header).
  *
- * - malformed JSON: Prism's HTTP layer answers 400 with `{"error":{"code":"invalid_json"}}` (stoplightio/prism#2664);
- *   the contract promises a problem, so the front answers the spec's own `MalformedJson` example instead;
- * - an invalid request: Prism prefers a documented 422 over 400 (its negotiator hard-codes `[422, 400]`, whatever
- *   `Prefer` says), and this API documents 422 for a reused Idempotency-Key; and either way it answers with the
- *   response's first example, whatever is wrong. The front answers the 400 the contract documents instead, built
- *   from the violations Prism found (its `sl-violations` header), so a frontend sees the pointers of its own
- *   mistakes, as the stub would show them.
+ * A request the checker accepts goes to Prism for its answer (the examples, `Prefer`, `dynamic=true`), with the
+ * operation's own request example as the body: the answer never depends on the body, and Prism then never judges
+ * a body differently from the stub. In stateful mode (`npm run mock -- --stateful`) the front answers accepted
+ * requests itself as the stub would (users remembered per tenant, 409, Idempotency-Key replays), and Prism only
+ * what `Prefer` asks for.
  *
- * Bodies over the stub's default limit get the spec's 413 example, as the stub would answer.
+ * Every answer carries CORS headers, the front's own included, and preflights are answered: a page on any origin
+ * can call the mock.
  */
-import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  corsHeaders,
+  createContractMock,
+  DEFAULT_BODY_LIMIT,
+  isAnswer,
+  preflight,
+  problem,
+  type AcceptedRequest,
+  type MockAnswer,
+} from '../msw/contract-mock.js';
 
-/** The stub's default BODY_LIMIT (server/config.ts): the mock refuses what the stub would. */
-const BODY_LIMIT = 4 * 1024 * 1024;
-/** Where Prism's message names the property a violation is about, by violation code. */
-const PROPERTY_IN_MESSAGE: Record<string, RegExp> = {
-  additionalProperties: /; found '(.*)'$/s,
-  required: /must have required property '(.*)'$/s,
-};
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host', 'upgrade']);
-
-interface Spec {
-  components: {
-    responses: Record<string, { content?: Record<string, { examples?: Record<string, { $ref: string }> }> }>;
-    examples: Record<string, { value: unknown }>;
-  };
-}
-
-/** The value of a named example of a response component, or undefined where the spec has none. */
-function exampleOf(spec: Spec, response: string, name: string): unknown {
-  const ref = spec.components?.responses?.[response]?.content?.['application/problem+json']?.examples?.[name]?.$ref;
-  return ref ? spec.components.examples[ref.split('/').pop()!]?.value : undefined;
-}
+/**
+ * Prism's own CORS headers, replaced by the front's so every answer carries the same ones; and Idempotent-Replayed,
+ * which Prism fills from the header's example (`true`) on every answer, while the stub sends it only on a replay.
+ */
+const PRISM_CORS = /^access-control-|^idempotent-replayed$/;
 
 /** Reads a request body, stopping at `limit` bytes; undefined when it is longer. */
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
@@ -52,13 +48,22 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | u
   return Buffer.concat(chunks);
 }
 
-function sendProblem(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/problem+json' }).end(JSON.stringify(body));
+function headersOf(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    // Node joins repeated headers with ", " (set-cookie aside), as Express hands them to the stub's validator.
+    try {
+      headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    } catch {
+      // A value fetch's Headers refuses (bytes over 0xFF cannot arrive from Node's parser; kept for safety).
+    }
+  }
+  return headers;
 }
 
-/** True when the Prefer header asks for this status code. */
-function prefersCode(prefer: string | undefined, code: number): boolean {
-  return new RegExp(`(^|[,;\\s])code=${code}(?!\\d)`).test(prefer ?? '');
+function send(res: ServerResponse, answer: MockAnswer, origin: string | null): void {
+  res.writeHead(answer.status, { ...answer.headers, ...corsHeaders(origin) }).end(answer.body ?? undefined);
 }
 
 export interface ContractFront {
@@ -72,45 +77,60 @@ export interface ContractFront {
  */
 export async function startContractFront(options: {
   prismUrl: string;
-  specPath: string;
   host: string;
   port: number;
+  /** Only these tenants are accepted (the stub's HESH_TENANTS); any well-formed UUID v4 otherwise. */
+  tenants?: readonly string[];
+  /** Answer accepted requests as the stub would, remembering users and keys for the life of the front. */
+  stateful?: boolean;
+  /**
+   * Whether Prism serves generated/openapi.json, the contract the checker was generated from; for another spec the
+   * front only adds CORS headers and passes requests through.
+   */
+  checked?: boolean;
 }): Promise<ContractFront> {
-  const spec = JSON.parse(readFileSync(options.specPath, 'utf8')) as Spec;
-  const malformedJson = exampleOf(spec, 'BadRequest', 'MalformedJson');
-  const bodyTooLarge = exampleOf(spec, 'ContentTooLarge', 'BodyTooLarge');
-  // A spec without these examples (not this API's) gets Prism's answers unmended.
-  const invalidUsers = exampleOf(spec, 'BadRequest', 'InvalidUsers') as { type: string; title: string } | undefined;
+  const mock = createContractMock({ tenants: options.tenants, stateful: options.stateful });
 
-  /** The contract's 400 problem for Prism's violations: a pointer into the body for each one. */
-  const invalidRequest = (header: string) => {
-    const found = JSON.parse(header) as { location: string[]; message: string; code?: string }[];
-    const errors = found.map(({ location, message, code }) => {
-      const [, part, ...path] = location;
-      // Like the stub, point at the unknown or missing property itself, which Prism names only in its message.
-      const named = PROPERTY_IN_MESSAGE[code ?? '']?.exec(message)?.[1];
-      if (named !== undefined) path.push(named);
-      const pointer = path.map((key) => `/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
-      return part === 'body' ? { pointer, detail: message } : { pointer: '', detail: `${part} ${path.join('.')}: ${message}` };
+  /** Prism's answer to an accepted request: only what picks the answer is sent, with a body the contract accepts. */
+  const fromPrism = async (_req: IncomingMessage, accepted: AcceptedRequest, headers: Headers) => {
+    const forwarded = new Headers({ 'content-type': 'application/json' });
+    for (const name of ['prefer', 'accept', accepted.operation.security?.header ?? '']) {
+      const value = headers.get(name);
+      if (name && value !== null) forwarded.set(name, value);
+    }
+    const hasBody = accepted.operation.mediaTypes.length > 0;
+    return fetch(options.prismUrl + accepted.operation.path, {
+      method: accepted.operation.method,
+      headers: forwarded,
+      ...(hasBody ? { body: JSON.stringify(accepted.operation.requestExample) } : {}),
+      redirect: 'manual',
     });
-    const n = errors.length;
-    return {
-      type: invalidUsers!.type,
-      title: invalidUsers!.title,
-      status: 400,
-      detail: `${n} problem${n === 1 ? ' was' : 's were'} found in the request; no user was created.`,
-      instance: `urn:uuid:${randomUUID()}`,
-      errors,
-    };
   };
 
-  const forward = async (req: IncomingMessage, body: Buffer, prefer?: string) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const headers = headersOf(req);
+    const origin = headers.get('origin');
+    const early = preflight(req.method ?? 'GET', headers);
+    if (early) return send(res, early, origin);
+    const body = await readBody(req, DEFAULT_BODY_LIMIT);
+    if (options.checked === false && body !== undefined) return relay(res, await passThrough(req, body), origin);
+    if (body === undefined) {
+      // The rest of the body is not read: close the connection instead of draining it.
+      res.setHeader('connection', 'close');
+      return send(res, problem('body-too-large', 'The body is larger than the limit; send at most 1000 users per request, without padding.'), origin);
+    }
+    const result = await mock.handle({ method: req.method ?? 'GET', url: req.url ?? '/', headers, body });
+    if (isAnswer(result)) return send(res, result, origin);
+    relay(res, await fromPrism(req, result, headers), origin);
+  };
+
+  /** The request as it came, for a spec the checker does not know. */
+  const passThrough = (req: IncomingMessage, body: Buffer) => {
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value === undefined || HOP_BY_HOP.has(name)) continue;
       for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
     }
-    if (prefer !== undefined) headers.set('prefer', prefer);
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
     return fetch(options.prismUrl + (req.url ?? '/'), {
       method: req.method,
@@ -120,37 +140,19 @@ export async function startContractFront(options: {
     });
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const body = await readBody(req, BODY_LIMIT);
-    if (body === undefined && bodyTooLarge !== undefined) {
-      // The rest of the body is not read: close the connection instead of draining it.
-      res.setHeader('connection', 'close');
-      return sendProblem(res, 413, bodyTooLarge);
-    }
-    const answer = await forward(req, body ?? Buffer.alloc(0));
-    const prefer = req.headers.prefer?.toString();
-    const type = answer.headers.get('content-type') ?? '';
-    if (malformedJson !== undefined && answer.status === 400 && !type.includes('problem+json')) {
-      await answer.body?.cancel();
-      return sendProblem(res, 400, malformedJson);
-    }
-    const violations = answer.headers.get('sl-violations');
-    if (invalidUsers && violations && (answer.status === 400 || answer.status === 422) && !prefersCode(prefer, answer.status)) {
-      await answer.body?.cancel();
-      return sendProblem(res, 400, invalidRequest(violations));
-    }
-    const headers: Record<string, string> = {};
+  const relay = async (res: ServerResponse, answer: Response, origin: string | null) => {
+    const out: Record<string, string> = {};
     answer.headers.forEach((value, name) => {
-      if (!HOP_BY_HOP.has(name) && name !== 'content-encoding') headers[name] = value;
+      if (!HOP_BY_HOP.has(name) && name !== 'content-encoding' && !PRISM_CORS.test(name)) out[name] = value;
     });
-    res.writeHead(answer.status, headers).end(Buffer.from(await answer.arrayBuffer()));
+    res.writeHead(answer.status, { ...out, ...corsHeaders(origin) }).end(Buffer.from(await answer.arrayBuffer()));
   };
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       // Prism went away mid-request: say so in the contract's words rather than hang up.
       if (!res.headersSent) {
-        sendProblem(res, 502, { type: 'about:blank', title: 'The mock is not answering', status: 502, detail: String(error) });
+        send(res, problem('internal-error', `The mock could not answer: ${String(error)}`), req.headers.origin ?? null);
       } else res.destroy();
     });
   });

@@ -1,5 +1,6 @@
 /**
- * `npm run mock`: the Prism mock on MOCK_PORT (4010 by default), with how to call it, until SIGINT or SIGTERM.
+ * `npm run mock`: the Prism mock on MOCK_PORT (4010 by default), with how to call it, until SIGINT or SIGTERM;
+ * `npm run mock -- --stateful` remembers created users and Idempotency-Keys per tenant for its lifetime.
  * The only module of the mock with side effects.
  */
 import { readFileSync } from 'node:fs';
@@ -7,6 +8,7 @@ import { MockConfigError, parseMockConfig, type MockConfig } from './config.js';
 import { DEFAULT_SPEC_PATH, startMock, type RunningMock } from './start-mock.js';
 
 const BATCH_PATH = '/api/v1/public/users/batch';
+const stateful = process.argv.includes('--stateful');
 const TENANT = '40dd0c53-2fa7-4193-82ae-14d4e62c20fb';
 
 /** The curl lines a frontend developer copies first; the body is the spec's own TwoUsers example. */
@@ -25,7 +27,7 @@ function usage(url: string): string {
       `-d '${body}'`,
     ].join(' ');
   return [
-    `Hesh Users API mock (Prism) on ${url}`,
+    `Hesh Users API mock (Prism${stateful ? ', stateful: created users are remembered per tenant' : ''}) on ${url}`,
     '',
     'The 200 with the spec\'s TwoUsers example:',
     call(),
@@ -51,7 +53,12 @@ try {
 
 let mock: RunningMock;
 try {
-  mock = await startMock({ port: config.port, onOutput: (text) => process.stdout.write(text) });
+  mock = await startMock({
+    port: config.port,
+    tenants: config.tenants,
+    stateful,
+    onOutput: (text) => process.stdout.write(text),
+  });
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
   process.exit(1);

@@ -1,0 +1,493 @@
+/**
+ * The one request checker and answerer the mocks share: the Prism front (mock/contract-front.ts) and the MSW
+ * handlers (msw/index.ts) hand it a request and send what it answers. It refuses a request exactly where and how
+ * the stub does, in the stub's order (body size, media type and charset, JSON syntax, Unicode, path, method,
+ * tenant, media type of the operation, query, parameters and body against the contract), with the stub's pointers;
+ * test/mock/differential.test.ts proves that on thousands of generated requests.
+ *
+ * A request the contract accepts gets a documented answer: the status `Prefer` asks for, or, when stateful, what
+ * the stub would answer (users remembered per tenant for the life of the mock, 409 for a taken or repeated
+ * external_user_id, Idempotency-Key replays); otherwise `undefined`, and the caller picks the answer (Prism, or
+ * the spec's first example).
+ *
+ * Runs anywhere fetch does (Node, browsers, service workers): it imports nothing but the generated contract.
+ */
+import { CHECKERS, MOCK_OPERATIONS, type CheckError, type MockOperation } from '../generated/mock-contract.js';
+import { PROBLEM_KINDS, PROBLEM_TYPE_BASE, type ProblemKind } from '../generated/problem-kinds.js';
+
+/** The stub's default BODY_LIMIT (server/config.ts). */
+export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
+/** Headers a browser page may read from an answer (each is documented on some response). */
+export const EXPOSED_HEADERS = ['Retry-After', 'RateLimit', 'RateLimit-Policy', 'Idempotent-Replayed', 'x-request-id'];
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+/** As server/errors.ts: the contract's limits on a problem. */
+const MAX_ERRORS = 1000;
+const MAX_POINTER = 300;
+const MAX_SURROGATES_REPORTED = 100;
+const IDEMPOTENCY_HEADER = 'idempotency-key';
+const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+export interface MockRequest {
+  method: string;
+  url: string | URL;
+  headers: Headers;
+  /** The body as received (possibly compressed), or null for none. */
+  body: Uint8Array | null;
+}
+
+export interface MockAnswer {
+  status: number;
+  headers: Record<string, string>;
+  /** The body as text, or null for none. */
+  body: string | null;
+}
+
+export interface ContractMockOptions {
+  /** Only these tenants (UUID v4) are accepted, as the stub's HESH_TENANTS; by default any well-formed one is. */
+  tenants?: readonly string[];
+  /** Remember users and Idempotency-Keys per tenant, and answer as the stub does. */
+  stateful?: boolean;
+  /** Largest body, in bytes; the stub's default (4 MB) unless given. */
+  bodyLimit?: number;
+}
+
+/** An accepted request, for the caller to answer: the operation, and what `Prefer` asks for. */
+export interface AcceptedRequest {
+  operation: MockOperation;
+  body: unknown;
+  tenant: string | null;
+  prefer: Prefer;
+}
+
+export interface Prefer {
+  code?: number;
+  example?: string;
+  dynamic?: boolean;
+}
+
+export interface ContractMock {
+  /**
+   * A refusal or (stateful, or `Prefer`) an answer; an AcceptedRequest when the caller must pick the answer, or
+   * always, for a request the contract accepts, when `check` is `'only'`.
+   */
+  handle(request: MockRequest, check?: 'only'): Promise<MockAnswer | AcceptedRequest>;
+  /** The answer an operation gives with this status and example (the first one without a name), or undefined. */
+  example(operationId: string, status: number, name?: string): MockAnswer | undefined;
+  /** Forgets every stored user and key. */
+  reset(): void;
+}
+
+interface ProblemError {
+  pointer: string;
+  detail: string;
+}
+
+/** The problem body of one kind, as server/errors.ts toProblem builds it. */
+export function problem(kind: ProblemKind, detail: string, errors?: ProblemError[], headers: Record<string, string> = {}): MockAnswer {
+  const { status, title } = PROBLEM_KINDS[kind];
+  const body = {
+    type: PROBLEM_TYPE_BASE + kind,
+    title,
+    status,
+    detail,
+    instance: `urn:uuid:${crypto.randomUUID()}`,
+    ...(errors ? { errors: errors.slice(0, MAX_ERRORS) } : {}),
+  };
+  return { status, headers: { ...headers, 'content-type': 'application/problem+json; charset=utf-8' }, body: JSON.stringify(body) };
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): MockAnswer {
+  return { status, headers: { ...headers, 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(body) };
+}
+
+function escapeToken(token: string): string {
+  return token.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? ' was' : 's were'}`;
+}
+
+/** Parses a Prefer header as Prism reads it: `code=409, example=DuplicateInBatch, dynamic=true`. */
+export function parsePrefer(value: string | null): Prefer {
+  const prefer: Prefer = {};
+  for (const part of (value ?? '').split(/[,;]/)) {
+    const [key, raw] = part.split('=').map((s) => s.trim());
+    if (!key || raw === undefined) continue;
+    if (key === 'code' && /^\d{3}$/.test(raw)) prefer.code = Number(raw);
+    else if (key === 'example') prefer.example = raw.replace(/^"|"$/g, '');
+    else if (key === 'dynamic') prefer.dynamic = raw === 'true';
+  }
+  return prefer;
+}
+
+/** The media type of a Content-Type value, lower case, without parameters; '' for none. */
+function mediaTypeOf(contentType: string | null): string {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/** The charset parameter, lower case, as body-parser reads it (content-type's parser); undefined without one. */
+function charsetOf(contentType: string): string | undefined {
+  const match = /;\s*charset\s*=\s*("?)([^";]*)\1\s*(?:;|$)/i.exec(contentType);
+  return match ? match[2]!.toLowerCase() : undefined;
+}
+
+/** Whether type-is, as express.json({ type: 'application/json' }) uses it, takes this Content-Type. */
+function isJsonType(contentType: string | null): boolean {
+  if (!contentType) return false;
+  // type-is parses the header strictly (content-type): a malformed one matches nothing.
+  return /^application\/json\s*(;|$)/i.test(contentType.trim());
+}
+
+async function decompress(encoding: string, bytes: Uint8Array): Promise<Uint8Array | undefined> {
+  if (encoding === 'identity') return bytes;
+  if (encoding !== 'gzip' && encoding !== 'deflate') return undefined;
+  const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream(encoding));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** Pointers to every string value or key that is not well-formed Unicode (as server/well-formed.ts finds them). */
+function illFormedStrings(value: unknown): ProblemError[] {
+  const found: ProblemError[] = [];
+  const stack: [unknown, string][] = [[value, '']];
+  while (stack.length > 0 && found.length < MAX_SURROGATES_REPORTED) {
+    const [item, pointer] = stack.pop()!;
+    if (typeof item === 'string') {
+      if (!item.isWellFormed()) found.push({ pointer, detail: 'must not contain a lone surrogate (\\ud800-\\udfff)' });
+    } else if (Array.isArray(item)) {
+      for (let i = item.length - 1; i >= 0; i -= 1) stack.push([item[i], `${pointer}/${i}`]);
+    } else if (item !== null && typeof item === 'object') {
+      for (const [key, child] of Object.entries(item).reverse()) {
+        const childPointer = `${pointer}/${escapeToken(key.toWellFormed())}`;
+        if (!key.isWellFormed()) found.push({ pointer: childPointer, detail: 'property name must not contain a lone surrogate' });
+        stack.push([child, childPointer]);
+      }
+    }
+  }
+  return found;
+}
+
+function at(body: unknown, pointer: string): unknown {
+  if (pointer === '') return body;
+  let value = body;
+  for (const token of pointer.slice(1).split('/')) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[token.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return value;
+}
+
+/** The stub's pointer for an unknown property (server/errors.ts unknownProperty): escaped, or the object's when long. */
+function unknownProperty(pointer: string, body: unknown): { pointer: string; name?: string } {
+  for (let i = pointer.indexOf('/'); i !== -1; i = pointer.indexOf('/', i + 1)) {
+    const object = at(body, pointer.slice(0, i));
+    const name = pointer.slice(i + 1);
+    if (object && typeof object === 'object' && !Array.isArray(object) && Object.hasOwn(object, name)) {
+      const escaped = `${pointer.slice(0, i)}/${escapeToken(name)}`;
+      return escaped.length <= MAX_POINTER ? { pointer: escaped } : { pointer: pointer.slice(0, i), name };
+    }
+  }
+  return { pointer: pointer.length <= MAX_POINTER ? pointer : '' };
+}
+
+/**
+ * AJV errors as the stub reports them: express-openapi-validator's path (the instance path, plus the missing or
+ * unknown property), then server/errors.ts's mapping into the body (`/body` dropped) or onto `/headers/NAME`,
+ * `/query/NAME` and `/params/NAME`.
+ */
+function toProblemErrors(errors: CheckError[], body: unknown): ProblemError[] {
+  return errors.map((e) => {
+    const missing = e.params?.missingProperty as string | undefined;
+    const extra = e.params?.additionalProperty as string | undefined;
+    // express-openapi-validator's own expression (middlewares/util.js), `&&` and `??` included: a property named
+    // "" gives the path "", not "/body/".
+    const required = missing && `${e.instancePath}/${missing}`;
+    const additional = extra && `${e.instancePath}/${extra}`;
+    const path = required ?? additional ?? e.instancePath;
+    const pointer = path === '/body' ? '' : path.startsWith('/body/') ? path.slice('/body'.length) : path;
+    const detail = e.message ?? 'is not valid';
+    if (extra === undefined) return { pointer, detail };
+    const found = unknownProperty(pointer, body);
+    return { pointer: found.pointer, detail: found.name ? `${detail}: ${found.name.slice(0, 100)}` : detail };
+  });
+}
+
+/** JSON with every object's keys sorted (server/idempotency.ts canonicalJson): a key's request identity. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const object = value as Record<string, unknown>;
+    return `{${Object.keys(object)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson(object[key])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** A UUID v7 (time-ordered), as the stub gives its users. */
+function uuidv7(now = Date.now()): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  const ms = now.toString(16).padStart(12, '0');
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${ms.slice(0, 8)}-${ms.slice(8, 12)}-7${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+interface RoutePattern {
+  operation: MockOperation;
+  regex: RegExp;
+}
+
+/** Express 5's routing: case-insensitive, an optional trailing slash, `{name}` one segment. */
+function routeOf(path: string): RegExp {
+  const source = path
+    .split(/(\{[^}]+\})/)
+    .map((part) => (part.startsWith('{') ? `(?<${part.slice(1, -1).replace(/\W/g, '_')}>[^/]+)` : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('');
+  return new RegExp(`^${source}/?$`, 'i');
+}
+
+interface StoredKey {
+  fingerprint: string;
+  at: number;
+  answer: MockAnswer;
+}
+
+/**
+ * Creates a mock of the contract.
+ * @example const mock = createContractMock({ stateful: true }); const answer = await mock.handle({ method, url, headers, body });
+ */
+export function createContractMock(options: ContractMockOptions = {}): ContractMock {
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const tenants = options.tenants ? new Set(options.tenants.map((t) => t.toLowerCase())) : undefined;
+  const routes: RoutePattern[] = MOCK_OPERATIONS.map((operation) => ({ operation, regex: routeOf(operation.path) }));
+  const users = new Map<string, Set<string>>();
+  const keys = new Map<string, StoredKey>();
+
+  const example = (operationId: string, status: number, name?: string): MockAnswer | undefined => {
+    const operation = MOCK_OPERATIONS.find((o) => o.operationId === operationId);
+    const response = operation?.responses[String(status)];
+    if (!response) return undefined;
+    const entries = Object.entries(response.examples);
+    const found = name === undefined ? entries[0] : entries.find(([n]) => n === name);
+    if (!found) return undefined;
+    const type = response.mediaType ?? 'application/json';
+    const headers: Record<string, string> = { 'content-type': `${type}; charset=utf-8` };
+    // The headers the stub sends with these statuses, so a client's retry logic sees them on the mock too.
+    if (status === 429 || status === 503) headers['retry-after'] = status === 429 ? '30' : '5';
+    return { status, headers, body: JSON.stringify(found[1]) };
+  };
+
+  /** What the stub's handler answers for a valid batch: 409 for taken or repeated ids, else the users stored. */
+  const execute = (tenant: string, batch: { users: Record<string, string>[] }): MockAnswer => {
+    const taken = users.get(tenant) ?? new Set<string>();
+    const first = new Map<string, number>();
+    const conflicts: { index: number; reason: string }[] = [];
+    batch.users.forEach((user, index) => {
+      const earlier = first.get(user.external_user_id!);
+      if (earlier === undefined) first.set(user.external_user_id!, index);
+      else conflicts.push({ index, reason: `${user.external_user_id} is also at /users/${earlier}/external_user_id` });
+    });
+    if (options.stateful) {
+      batch.users.forEach((user, index) => {
+        if (taken.has(user.external_user_id!)) conflicts.push({ index, reason: `${user.external_user_id} is already used by a user of this tenant` });
+      });
+    }
+    if (conflicts.length > 0) {
+      conflicts.sort((a, b) => a.index - b.index);
+      const n = conflicts.length;
+      return problem(
+        'external-user-id-conflict',
+        `${n} user${n === 1 ? ' in the batch has an external_user_id that is' : 's in the batch have an external_user_id that is'} already used; no user was created.`,
+        conflicts.map(({ index, reason }) => ({ pointer: `/users/${index}/external_user_id`, detail: reason })),
+      );
+    }
+    const now = Date.now();
+    const createdAt = new Date(now).toISOString();
+    const created = batch.users.map((input) => ({
+      id: uuidv7(now),
+      email: input.email,
+      avatar_image_url: null,
+      first_name: input.first_name,
+      last_name: input.last_name,
+      external_user_id: input.external_user_id,
+      full_name: `${input.first_name} ${input.last_name}`,
+      phone: input.phone ?? null,
+      status: 'Active',
+      created_at: createdAt,
+      userVacations: [],
+    }));
+    if (options.stateful) {
+      for (const user of batch.users) taken.add(user.external_user_id!);
+      users.set(tenant, taken);
+    }
+    return json(200, created);
+  };
+
+  const handle = async (request: MockRequest, check?: 'only'): Promise<MockAnswer | AcceptedRequest> => {
+    const url = typeof request.url === 'string' ? new URL(request.url, 'http://mock.invalid') : request.url;
+    const method = request.method.toUpperCase();
+    const headers = request.headers;
+    const contentType = headers.get('content-type');
+    let body: unknown;
+    let raw = request.body ?? new Uint8Array(0);
+
+    // 1. express.json: only for application/json with a body (type-is: a Content-Length, even 0, or chunks; fetch
+    // sends Content-Length: 0 for a POST without one), before anything else (any path, any tenant).
+    const hasBody = raw.length > 0 || headers.has('content-length') || headers.has('transfer-encoding') || !['GET', 'HEAD'].includes(method);
+    if (isJsonType(contentType) && hasBody) {
+      if (raw.length > bodyLimit) {
+        return problem('body-too-large', 'The body is larger than the limit; send at most 1000 users per request, without padding.');
+      }
+      const encoding = (headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
+      const inflated = await decompress(encoding, raw).catch(() => null);
+      if (inflated === undefined) return problem('unsupported-media-type', 'Send the body as application/json in UTF-8.');
+      if (inflated === null) return problem('invalid-request', 'The body ended before its announced length.');
+      if (inflated.length > bodyLimit) {
+        return problem('body-too-large', 'The body is larger than the limit; send at most 1000 users per request, without padding.');
+      }
+      raw = inflated;
+      const charset = charsetOf(contentType!) ?? 'utf-8';
+      let text: string;
+      try {
+        if (!charset.startsWith('utf-')) throw new Error('not utf');
+        text = new TextDecoder(charset).decode(raw);
+      } catch {
+        return problem('unsupported-media-type', 'Send the body as application/json in UTF-8.');
+      }
+      // body-parser's strict mode: an object or an array, nothing else.
+      const first = /^[\x20\x09\x0a\x0d]*(.)/s.exec(text)?.[1];
+      try {
+        if (text.length === 0) body = {};
+        else if (first !== '{' && first !== '[') throw new SyntaxError('not an object or array');
+        else body = JSON.parse(text);
+      } catch {
+        return problem('malformed-json', 'The body could not be parsed as JSON; no user was created.');
+      }
+      const bad = illFormedStrings(body);
+      if (bad.length > 0) {
+        return problem('invalid-request', `${bad.length} string${bad.length === 1 ? ' is' : 's are'} not valid Unicode; no user was created.`, bad);
+      }
+    }
+
+    // 2. The route, as express-openapi-validator finds it.
+    const onPath = routes.filter((r) => r.regex.test(url.pathname));
+    if (onPath.length === 0) return problem('not-found', 'No operation of this API is at this path.');
+    const route = onPath.find((r) => r.operation.method === method);
+    if (!route) {
+      const allow = onPath.map((r) => r.operation.method).join(', ');
+      const answer = problem('method-not-allowed', 'This path does not support this method.', undefined, { allow });
+      return method === 'HEAD' ? { ...answer, body: null } : answer;
+    }
+    const { operation } = route;
+
+    // 3. The security scheme (server/tenant.ts).
+    let tenant: string | null = null;
+    if (operation.security) {
+      const value = headers.get(operation.security.header);
+      if (value === null || value === '') return problem('invalid-tenant', 'Send the tenant id, a UUID v4, in the x-tenant-id header.');
+      if (!UUID_V4.test(value)) return problem('invalid-tenant', 'The x-tenant-id header must be a UUID v4.');
+      if (tenants && !tenants.has(value.toLowerCase())) return problem('invalid-tenant', 'No tenant has the id given in the x-tenant-id header.');
+      tenant = value.toLowerCase();
+    }
+
+    // 4. The request's media type, then its parameters and body (express-openapi-validator's request validator).
+    if (operation.mediaTypes.length > 0 && !operation.mediaTypes.includes(mediaTypeOf(contentType))) {
+      return problem('unsupported-media-type', 'Send the body as application/json.');
+    }
+    if (operation.mediaTypes.length > 0 && body === undefined) body = {};
+    for (const name of url.searchParams.keys()) {
+      if (!operation.query.includes(name)) {
+        return problem('invalid-request', '1 problem was found in the request; no user was created.', [
+          { pointer: `/query/${name}`, detail: `Unknown query parameter '${name}'` },
+        ]);
+      }
+    }
+    const params = (url.pathname.match(route.regex)?.groups ?? {}) as Record<string, string>;
+    const headerValues: Record<string, string> = {};
+    headers.forEach((value, name) => {
+      headerValues[name] = value;
+    });
+    const checkers = CHECKERS[operation.operationId]!;
+    const errors: CheckError[] = [];
+    if (!checkers.parameters({ query: Object.fromEntries(url.searchParams), headers: headerValues, params })) {
+      errors.push(...(checkers.parameters.errors ?? []));
+    }
+    if (checkers.body && !checkers.body({ body })) errors.push(...(checkers.body.errors ?? []));
+    if (errors.length > 0) {
+      const found = toProblemErrors(errors, body);
+      return problem('invalid-request', `${plural(found.length, 'problem')} found in the request; no user was created.`, found);
+    }
+
+    // 5. Accepted: `Prefer` picks the answer on every mock, as on Prism.
+    const prefer = parsePrefer(headers.get('prefer'));
+    if (check === 'only' || prefer.code !== undefined || prefer.example !== undefined || prefer.dynamic) {
+      return { operation, body, tenant, prefer };
+    }
+    // What the stub does with an accepted batch (its rules on external_user_id and Idempotency-Key) is not in the
+    // contract's schemas; it is mirrored here for the one operation that has it.
+    if (operation.operationId !== 'createUsersBatch' || tenant === null) return { operation, body, tenant, prefer };
+    const batch = body as { users: Record<string, string>[] };
+    const key = headers.get(IDEMPOTENCY_HEADER);
+    if (!options.stateful || key === null) {
+      const answer = execute(tenant, batch);
+      // A stateless mock answers a valid batch with an example; only its own repeats it can see.
+      return options.stateful || answer.status !== 200 ? answer : { operation, body, tenant, prefer };
+    }
+    const slot = `${tenant} ${key}`;
+    const fingerprint = `${operation.operationId}\n${canonicalJson(body)}`;
+    const stored = keys.get(slot);
+    if (stored && Date.now() - stored.at < IDEMPOTENCY_WINDOW_MS) {
+      if (stored.fingerprint !== fingerprint) {
+        return problem(
+          'idempotency-key-reused',
+          'This Idempotency-Key was sent with a different body in the last 24 hours; send a new key for a new batch. No user was created.',
+        );
+      }
+      return { ...stored.answer, headers: { ...stored.answer.headers, 'idempotent-replayed': 'true' } };
+    }
+    const answer = execute(tenant, batch);
+    keys.set(slot, { fingerprint, at: Date.now(), answer });
+    return answer;
+  };
+
+  return {
+    handle,
+    example,
+    reset: () => {
+      users.clear();
+      keys.clear();
+    },
+  };
+}
+
+/** The headers of a CORS answer for a request from `origin` (any origin: a mock is for development). */
+export function corsHeaders(origin: string | null): Record<string, string> {
+  return {
+    'access-control-allow-origin': origin ?? '*',
+    'access-control-expose-headers': EXPOSED_HEADERS.join(', '),
+    ...(origin ? { vary: 'Origin' } : {}),
+  };
+}
+
+/** The answer to a CORS preflight, or undefined when the request is not one. */
+export function preflight(method: string, headers: Headers): MockAnswer | undefined {
+  if (method.toUpperCase() !== 'OPTIONS' || !headers.has('origin') || !headers.has('access-control-request-method')) return undefined;
+  const methods = [...new Set(MOCK_OPERATIONS.map((o) => o.method))].join(', ');
+  return {
+    status: 204,
+    headers: {
+      ...corsHeaders(headers.get('origin')),
+      'access-control-allow-methods': methods,
+      'access-control-allow-headers': headers.get('access-control-request-headers') ?? '',
+      'access-control-max-age': '600',
+    },
+    body: null,
+  };
+}
+
+/** Whether handle() answered, or left the answer to the caller. */
+export function isAnswer(result: MockAnswer | AcceptedRequest): result is MockAnswer {
+  return 'status' in result;
+}
