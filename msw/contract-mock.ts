@@ -146,6 +146,11 @@ async function decompress(encoding: string, bytes: Uint8Array): Promise<Uint8Arr
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
+/** A lone surrogate: what String.prototype.isWellFormed finds, for browsers and libs older than ES2024. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const isWellFormed = (s: string) => s.search(LONE_SURROGATE) === -1;
+const toWellFormed = (s: string) => s.replace(LONE_SURROGATE, '\ufffd');
+
 /** Pointers to every string value or key that is not well-formed Unicode (as server/well-formed.ts finds them). */
 function illFormedStrings(value: unknown): ProblemError[] {
   const found: ProblemError[] = [];
@@ -153,13 +158,13 @@ function illFormedStrings(value: unknown): ProblemError[] {
   while (stack.length > 0 && found.length < MAX_SURROGATES_REPORTED) {
     const [item, pointer] = stack.pop()!;
     if (typeof item === 'string') {
-      if (!item.isWellFormed()) found.push({ pointer, detail: 'must not contain a lone surrogate (\\ud800-\\udfff)' });
+      if (!isWellFormed(item)) found.push({ pointer, detail: 'must not contain a lone surrogate (\\ud800-\\udfff)' });
     } else if (Array.isArray(item)) {
       for (let i = item.length - 1; i >= 0; i -= 1) stack.push([item[i], `${pointer}/${i}`]);
     } else if (item !== null && typeof item === 'object') {
       for (const [key, child] of Object.entries(item).reverse()) {
-        const childPointer = `${pointer}/${escapeToken(key.toWellFormed())}`;
-        if (!key.isWellFormed()) found.push({ pointer: childPointer, detail: 'property name must not contain a lone surrogate' });
+        const childPointer = `${pointer}/${escapeToken(toWellFormed(key))}`;
+        if (!isWellFormed(key)) found.push({ pointer: childPointer, detail: 'property name must not contain a lone surrogate' });
         stack.push([child, childPointer]);
       }
     }

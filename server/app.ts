@@ -14,6 +14,7 @@ import { createHandlers } from './handlers/index.js';
 import type { Handlers, HandlerDeps, OperationId } from './handlers/types.js';
 import { logRequests } from './logger.js';
 import { compileResponseValidators, validateJsonResponses } from './response-validation.js';
+import { cors } from './cors.js';
 import { tenantRateLimit } from './rate-limit.js';
 import { docsContentSecurityPolicy, securityHeaders } from './security.js';
 import type { Storage } from './storage/storage.js';
@@ -35,6 +36,8 @@ export interface AppOptions {
   bodyLimit: number;
   /** Requests per minute per tenant (or per IP address without a known tenant); 0 turns rate limiting off. */
   rateLimitPerMinute: number;
+  /** Origins whose pages may call the API from a browser (CORS_ORIGINS); none by default. */
+  corsOrigins?: readonly string[];
   /** Replaces handlers, e.g. with one that breaks the contract, in tests. */
   handlers?: Partial<Handlers>;
   docsFile?: string;
@@ -62,6 +65,7 @@ export async function createApp(options: AppOptions): Promise<Express> {
   app.disable('x-powered-by');
   app.set('etag', false);
 
+  app.use(cors(options.corsOrigins ?? [], spec as Parameters<typeof cors>[1]));
   app.use(logRequests(logger));
   app.use(securityHeaders());
 
