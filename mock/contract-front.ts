@@ -16,18 +16,49 @@
  * can call the mock.
  */
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { promisify } from 'node:util';
+import { brotliDecompress, gunzip, inflate } from 'node:zlib';
 import {
   corsHeaders,
   createContractMock,
   DEFAULT_BODY_LIMIT,
   isAnswer,
+  isJsonType,
   preflight,
   problem,
   type AcceptedRequest,
   type MockAnswer,
 } from '../msw/contract-mock.js';
+
+/** The stub's default MAX_HEADER_SIZE (server/config.ts): a longer request head gets its 431. */
+const MAX_HEADER_SIZE = 16 * 1024;
+/** As server/start.ts: how long a refused connection may go on sending before it is closed. */
+const CLIENT_ERROR_LINGER_MS = 2_000;
+const DECODERS: Record<string, (bytes: Uint8Array) => Promise<Buffer>> = {
+  gzip: promisify(gunzip),
+  deflate: promisify(inflate),
+  br: promisify(brotliDecompress),
+};
+
+/** The Content-Encodings body-parser decodes (gzip, deflate, br), with zlib. */
+async function decompress(encoding: string, bytes: Uint8Array): Promise<Uint8Array | undefined> {
+  const decode = DECODERS[encoding];
+  return decode ? new Uint8Array(await decode(bytes)) : undefined;
+}
+
+/** A problem as a whole raw HTTP/1.1 response, as the stub writes one before routing (server/errors.ts). */
+function rawProblem(answer: MockAnswer): string {
+  return [
+    `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}`,
+    ...Object.entries({ ...answer.headers, ...corsHeaders(null) }).map(([name, value]) => `${name}: ${value}`),
+    `content-length: ${Buffer.byteLength(answer.body ?? '')}`,
+    'connection: close',
+    '',
+    answer.body ?? '',
+  ].join('\r\n');
+}
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host', 'upgrade']);
 /**
@@ -89,12 +120,14 @@ export async function startContractFront(options: {
    */
   checked?: boolean;
 }): Promise<ContractFront> {
-  const mock = createContractMock({ tenants: options.tenants, stateful: options.stateful });
+  // Node's own parser enforces the head limit here (maxHeaderSize below), as it does for the stub.
+  const mock = createContractMock({ tenants: options.tenants, stateful: options.stateful, decompress, maxHeaderSize: Infinity });
 
   /** Prism's answer to an accepted request: only what picks the answer is sent, with a body the contract accepts. */
   const fromPrism = async (_req: IncomingMessage, accepted: AcceptedRequest, headers: Headers) => {
     const forwarded = new Headers({ 'content-type': 'application/json' });
-    for (const name of ['prefer', 'accept', accepted.operation.security?.header ?? '']) {
+    // Not Accept: the stub ignores it, and Prism would answer 406 for one it cannot serve.
+    for (const name of ['prefer', accepted.operation.security?.header ?? '']) {
       const value = headers.get(name);
       if (name && value !== null) forwarded.set(name, value);
     }
@@ -114,6 +147,12 @@ export async function startContractFront(options: {
     if (early) return send(res, early, origin);
     const body = await readBody(req, DEFAULT_BODY_LIMIT);
     if (options.checked === false && body !== undefined) return relay(res, await passThrough(req, body), origin);
+    // The stub never reads a body that is not JSON, so its size does not matter (it gets 415 or 401 later).
+    if (body === undefined && !isJsonType(headers.get('content-type'))) {
+      const result = await mock.handle({ method: req.method ?? 'GET', url: req.url ?? '/', headers, body: null });
+      res.setHeader('connection', 'close');
+      return isAnswer(result) ? send(res, result, origin) : relay(res, await fromPrism(req, result, headers), origin);
+    }
     if (body === undefined) {
       // The rest of the body is not read: close the connection instead of draining it.
       res.setHeader('connection', 'close');
@@ -148,13 +187,26 @@ export async function startContractFront(options: {
     res.writeHead(answer.status, { ...out, ...corsHeaders(origin) }).end(Buffer.from(await answer.arrayBuffer()));
   };
 
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer({ maxHeaderSize: MAX_HEADER_SIZE }, (req, res) => {
     handle(req, res).catch((error: unknown) => {
       // Prism went away mid-request: say so in the contract's words rather than hang up.
       if (!res.headersSent) {
         send(res, problem('internal-error', `The mock could not answer: ${String(error)}`), req.headers.origin ?? null);
       } else res.destroy();
     });
+  });
+  // Node answers a head over the limit with a bare status line; the stub answers its problem (server/start.ts).
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (error.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent) return socket.destroy();
+    const answer =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? problem('headers-too-large', 'The request line and headers are larger than the server accepts; send fewer or shorter headers. No user was created.')
+        : problem('invalid-request', 'The request is not well-formed HTTP/1.1. No user was created.');
+    socket.on('data', () => undefined);
+    socket.resume();
+    socket.end(rawProblem(answer));
+    setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
   });
   server.listen(options.port, options.host);
   await once(server, 'listening');

@@ -17,6 +17,8 @@ import { PROBLEM_KINDS, PROBLEM_TYPE_BASE, type ProblemKind } from '../generated
 
 /** The stub's default BODY_LIMIT (server/config.ts). */
 export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
+/** The stub's default MAX_HEADER_SIZE (server/config.ts). */
+export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
 /** Headers a browser page may read from an answer (each is documented on some response). */
 export const EXPOSED_HEADERS = ['Retry-After', 'RateLimit', 'RateLimit-Policy', 'Idempotent-Replayed', 'x-request-id'];
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
@@ -49,6 +51,16 @@ export interface ContractMockOptions {
   stateful?: boolean;
   /** Largest body, in bytes; the stub's default (4 MB) unless given. */
   bodyLimit?: number;
+  /**
+   * Largest request line and headers, in bytes, as the stub's MAX_HEADER_SIZE (16 KiB): over it, 431. Counted from
+   * what the handler sees (a browser adds headers of its own), so it is exact only away from the limit.
+   */
+  maxHeaderSize?: number;
+  /**
+   * Decodes a Content-Encoding; by default gzip and deflate, with DecompressionStream (browsers have no brotli
+   * there). Return undefined for an encoding it does not know (415, as the stub answers one it does not know).
+   */
+  decompress?: (encoding: string, bytes: Uint8Array) => Promise<Uint8Array | undefined>;
 }
 
 /** An accepted request, for the caller to answer: the operation, and what `Prefer` asks for. */
@@ -129,17 +141,18 @@ function mediaTypeOf(contentType: string | null): string {
 /** The charset parameter, lower case, as body-parser reads it (content-type's parser); undefined without one. */
 function charsetOf(contentType: string): string | undefined {
   const match = /;\s*charset\s*=\s*("?)([^";]*)\1\s*(?:;|$)/i.exec(contentType);
-  return match ? match[2]!.toLowerCase() : undefined;
+  // An empty one makes the header unparsable for body-parser, which then reads the body as UTF-8.
+  return match && match[2] !== '' ? match[2]!.toLowerCase() : undefined;
 }
 
 /** Whether type-is, as express.json({ type: 'application/json' }) uses it, takes this Content-Type. */
-function isJsonType(contentType: string | null): boolean {
+export function isJsonType(contentType: string | null): boolean {
   if (!contentType) return false;
   // type-is parses the header strictly (content-type): a malformed one matches nothing.
   return /^application\/json\s*(;|$)/i.test(contentType.trim());
 }
 
-async function decompress(encoding: string, bytes: Uint8Array): Promise<Uint8Array | undefined> {
+async function streamDecompress(encoding: string, bytes: Uint8Array): Promise<Uint8Array | undefined> {
   if (encoding === 'identity') return bytes;
   if (encoding !== 'gzip' && encoding !== 'deflate') return undefined;
   const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream(encoding));
@@ -265,6 +278,7 @@ interface StoredKey {
  */
 export function createContractMock(options: ContractMockOptions = {}): ContractMock {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const maxHeaderSize = options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE;
   const tenants = options.tenants ? new Set(options.tenants.map((t) => t.toLowerCase())) : undefined;
   const routes: RoutePattern[] = MOCK_OPERATIONS.map((operation) => ({ operation, regex: routeOf(operation.path) }));
   const users = new Map<string, Set<string>>();
@@ -338,6 +352,15 @@ export function createContractMock(options: ContractMockOptions = {}): ContractM
     let body: unknown;
     let raw = request.body ?? new Uint8Array(0);
 
+    // 0. Node's HTTP parser, before the app: the request line and headers over the limit.
+    let head = method.length + url.pathname.length + url.search.length + 12;
+    headers.forEach((value, name) => {
+      head += name.length + value.length + 4;
+    });
+    if (head > maxHeaderSize) {
+      return problem('headers-too-large', 'The request line and headers are larger than the server accepts; send fewer or shorter headers. No user was created.');
+    }
+
     // 1. express.json: only for application/json with a body (type-is: a Content-Length, even 0, or chunks; fetch
     // sends Content-Length: 0 for a POST without one), before anything else (any path, any tenant).
     const hasBody = raw.length > 0 || headers.has('content-length') || headers.has('transfer-encoding') || !['GET', 'HEAD'].includes(method);
@@ -346,7 +369,7 @@ export function createContractMock(options: ContractMockOptions = {}): ContractM
         return problem('body-too-large', 'The body is larger than the limit; send at most 1000 users per request, without padding.');
       }
       const encoding = (headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
-      const inflated = await decompress(encoding, raw).catch(() => null);
+      const inflated = encoding === 'identity' ? raw : await (options.decompress ?? streamDecompress)(encoding, raw).catch(() => null);
       if (inflated === undefined) return problem('unsupported-media-type', 'Send the body as application/json in UTF-8.');
       if (inflated === null) return problem('invalid-request', 'The body ended before its announced length.');
       if (inflated.length > bodyLimit) {
