@@ -4,10 +4,11 @@
 // express-openapi-validator's options. Self-contained: no import at run time.
 // @ts-nocheck
 
-/** One documented response: its media type and its named examples, in the spec's order. */
+/** One documented response: its media type, its named examples in the spec's order, and its headers' names. */
 export interface MockResponse {
   mediaType: string | null;
   examples: Record<string, unknown>;
+  headers: string[];
 }
 
 /** What a mock needs to know about one operation. */
@@ -141,7 +142,14 @@ export const MOCK_OPERATIONS: MockOperation[] = [
               "userVacations": []
             }
           ]
-        }
+        },
+        "headers": [
+          "x-request-id",
+          "Access-Control-Allow-Origin",
+          "RateLimit",
+          "RateLimit-Policy",
+          "Idempotent-Replayed"
+        ]
       },
       "400": {
         "mediaType": "application/problem+json",
@@ -174,7 +182,13 @@ export const MOCK_OPERATIONS: MockOperation[] = [
             "detail": "The body could not be parsed as JSON; no user was created.",
             "instance": "urn:uuid:0d9c8b7a-6f5e-4d4c-8b3a-2f1e0d9c8b7a"
           }
-        }
+        },
+        "headers": [
+          "x-request-id",
+          "Access-Control-Allow-Origin",
+          "RateLimit",
+          "RateLimit-Policy"
+        ]
       },
       "401": {
         "mediaType": "application/problem+json",
@@ -193,7 +207,13 @@ export const MOCK_OPERATIONS: MockOperation[] = [
             "detail": "No tenant has the id given in the x-tenant-id header.",
             "instance": "urn:uuid:6c5d4e3f-2a1b-4c0d-9e8f-7a6b5c4d3e2f"
           }
-        }
+        },
+        "headers": [
+          "x-request-id",
+          "Access-Control-Allow-Origin",
+          "RateLimit",
+          "RateLimit-Policy"
+        ]
       },
       "408": {
         "mediaType": "application/problem+json",
@@ -205,7 +225,11 @@ export const MOCK_OPERATIONS: MockOperation[] = [
             "detail": "The request headers or body did not arrive in time, so the connection is closed. No user was created.",
             "instance": "urn:uuid:3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
           }
-        }
+        },
+        "headers": [
+          "x-request-id",
+          "Access-Control-Allow-Origin"
+        ]
       },
       "409": {
         "mediaType": "application/problem+json",
@@ -243,7 +267,14 @@ export const MOCK_OPERATIONS: MockOperation[] = [
             "detail": "The first request with this Idempotency-Key has not finished; send it again in a moment to get its response. No user was created by this one.",
             "instance": "urn:uuid:0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
           }
-        }
+        },
+        "headers": [
+          "x-request-id",
+          "Access-Control-Allow-Origin",
+          "RateLimit",
+          "RateLimit-Policy",
+          "Idempotent-Replayed"
+        ]
       },
       "413": {
         "mediaType": "application/problem+json",
@@ -255,7 +286,13 @@ export const MOCK_OPERATIONS: MockOperation[] = [
             "detail": "The body is larger than the limit of 4 MB; send at most 1000 users per request.",
             "instance": "urn:uuid:7e6f5a4b-3c2d-4e1f-8a9b-0c1d2e3f4a5b"
           }
-        }
+        },
+        "headers": [
+          "x-request-id",
+          "Access-Control-Allow-Origin",
+          "RateLimit",
+          "RateLimit-Policy"
+        ]
       },
       "415": {
         "mediaType": "application/problem+json",
@@ -267,7 +304,13 @@ export const MOCK_OPERATIONS: MockOperation[] = [
             "detail": "Send the body as application/json; text/plain is not accepted.",
             "instance": "urn:uuid:2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a"
           }
-        }
+        },
+        "headers": [
+          "x-request-id",
+          "Access-Control-Allow-Origin",
+          "RateLimit",
+          "RateLimit-Policy"
+        ]
       },
       "422": {
         "mediaType": "application/problem+json",
@@ -279,7 +322,13 @@ export const MOCK_OPERATIONS: MockOperation[] = [
             "detail": "This Idempotency-Key was sent with a different body in the last 24 hours; send a new key for a new batch. No user was created.",
             "instance": "urn:uuid:9c8b7a6f-5e4d-4c3b-8a2f-1e0d9c8b7a6f"
           }
-        }
+        },
+        "headers": [
+          "x-request-id",
+          "Access-Control-Allow-Origin",
+          "RateLimit",
+          "RateLimit-Policy"
+        ]
       },
       "429": {
         "mediaType": "application/problem+json",
@@ -291,7 +340,14 @@ export const MOCK_OPERATIONS: MockOperation[] = [
             "detail": "This tenant sent more than 600 requests in one minute; send the next one after the number of seconds in Retry-After. No user was created.",
             "instance": "urn:uuid:3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
           }
-        }
+        },
+        "headers": [
+          "x-request-id",
+          "Access-Control-Allow-Origin",
+          "Retry-After",
+          "RateLimit",
+          "RateLimit-Policy"
+        ]
       },
       "431": {
         "mediaType": "application/problem+json",
@@ -303,7 +359,11 @@ export const MOCK_OPERATIONS: MockOperation[] = [
             "detail": "The request line and headers are larger than the server accepts; send fewer or shorter headers. No user was created.",
             "instance": "urn:uuid:5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b"
           }
-        }
+        },
+        "headers": [
+          "x-request-id",
+          "Access-Control-Allow-Origin"
+        ]
       },
       "500": {
         "mediaType": "application/problem+json",
@@ -315,7 +375,13 @@ export const MOCK_OPERATIONS: MockOperation[] = [
             "detail": "The request could not be completed and nothing was created. Quote the instance when you report it.",
             "instance": "urn:uuid:4f5a6b7c-8d9e-4f0a-8b1c-2d3e4f5a6b7c"
           }
-        }
+        },
+        "headers": [
+          "x-request-id",
+          "Access-Control-Allow-Origin",
+          "RateLimit",
+          "RateLimit-Policy"
+        ]
       },
       "503": {
         "mediaType": "application/problem+json",
@@ -327,7 +393,14 @@ export const MOCK_OPERATIONS: MockOperation[] = [
             "detail": "The database is not reachable right now; nothing was created. Send the request again after Retry-After seconds (with the same Idempotency-Key, if it had one).",
             "instance": "urn:uuid:6d7e8f90-1a2b-4c3d-8e4f-5a6b7c8d9e0f"
           }
-        }
+        },
+        "headers": [
+          "x-request-id",
+          "Access-Control-Allow-Origin",
+          "Retry-After",
+          "RateLimit",
+          "RateLimit-Policy"
+        ]
       }
     }
   }

@@ -19,8 +19,10 @@ import { PROBLEM_KINDS, PROBLEM_TYPE_BASE, type ProblemKind } from '../generated
 export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
 /** The stub's default MAX_HEADER_SIZE (server/config.ts). */
 export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
-/** Headers a browser page may read from an answer (each is documented on some response). */
-export const EXPOSED_HEADERS = ['Retry-After', 'RateLimit', 'RateLimit-Policy', 'Idempotent-Replayed', 'x-request-id'];
+/** Headers a browser page may read from an answer: every response header the contract documents, but CORS's own. */
+export const EXPOSED_HEADERS = [
+  ...new Set(MOCK_OPERATIONS.flatMap((o) => Object.values(o.responses).flatMap((r) => r.headers)).filter((h) => !/^access-control-/i.test(h))),
+];
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 /** As server/errors.ts: the contract's limits on a problem. */
 const MAX_ERRORS = 1000;

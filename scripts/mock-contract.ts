@@ -101,7 +101,7 @@ interface OperationEntry {
   bodyRequired: boolean;
   /** The first named example of the JSON request body: a request the contract accepts. */
   requestExample: unknown;
-  responses: Record<string, { mediaType: string | null; examples: Record<string, unknown> }>;
+  responses: Record<string, { mediaType: string | null; examples: Record<string, unknown>; headers: string[] }>;
 }
 
 /**
@@ -149,7 +149,7 @@ export function mockContractModule(spec: Json, notice: string): string {
         const examples = Object.fromEntries(
           Object.entries((media?.examples ?? {}) as Record<string, Json>).map(([name, ex]) => [name, deref(spec, ex).value]),
         );
-        responses[status] = { mediaType, examples };
+        responses[status] = { mediaType, examples, headers: Object.keys((response.headers ?? {}) as Json) };
       }
       operations.push({
         operationId: op.operationId,
@@ -192,10 +192,11 @@ export function mockContractModule(spec: Json, notice: string): string {
 // express-openapi-validator's options. Self-contained: no import at run time.
 // @ts-nocheck
 
-/** One documented response: its media type and its named examples, in the spec's order. */
+/** One documented response: its media type, its named examples in the spec's order, and its headers' names. */
 export interface MockResponse {
   mediaType: string | null;
   examples: Record<string, unknown>;
+  headers: string[];
 }
 
 /** What a mock needs to know about one operation. */
