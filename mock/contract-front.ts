@@ -67,16 +67,19 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'co
  */
 const PRISM_CORS = /^access-control-|^idempotent-replayed$/;
 
-/** Reads a request body, stopping at `limit` bytes; undefined when it is longer. */
+/**
+ * Reads a request body, keeping at most `limit` bytes; undefined when it is longer. The rest is read and dropped,
+ * as body-parser does for the stub: a connection closed with data still arriving is reset, and the client loses
+ * the answer.
+ */
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) return undefined;
-    chunks.push(chunk as Buffer);
+    if (size <= limit) chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks);
+  return size > limit ? undefined : Buffer.concat(chunks);
 }
 
 function headersOf(req: IncomingMessage): Headers {
@@ -150,12 +153,9 @@ export async function startContractFront(options: {
     // The stub never reads a body that is not JSON, so its size does not matter (it gets 415 or 401 later).
     if (body === undefined && !isJsonType(headers.get('content-type'))) {
       const result = await mock.handle({ method: req.method ?? 'GET', url: req.url ?? '/', headers, body: null });
-      res.setHeader('connection', 'close');
       return isAnswer(result) ? send(res, result, origin) : relay(res, await fromPrism(req, result, headers), origin);
     }
     if (body === undefined) {
-      // The rest of the body is not read: close the connection instead of draining it.
-      res.setHeader('connection', 'close');
       return send(res, problem('body-too-large', 'The body is larger than the limit; send at most 1000 users per request, without padding.'), origin);
     }
     const result = await mock.handle({ method: req.method ?? 'GET', url: req.url ?? '/', headers, body });
