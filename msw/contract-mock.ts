@@ -37,6 +37,8 @@ export interface MockRequest {
   headers: Headers;
   /** The body as received (possibly compressed), or null for none. */
   body: Uint8Array | null;
+  /** The body's length when the caller did not keep it (over the limit); body's own length otherwise. */
+  size?: number;
 }
 
 export interface MockAnswer {
@@ -367,25 +369,27 @@ export function createContractMock(options: ContractMockOptions = {}): ContractM
     // sends Content-Length: 0 for a POST without one), before anything else (any path, any tenant).
     const hasBody = raw.length > 0 || headers.has('content-length') || headers.has('transfer-encoding') || !['GET', 'HEAD'].includes(method);
     if (isJsonType(contentType) && hasBody) {
-      if (raw.length > bodyLimit) {
-        return problem('body-too-large', 'The body is larger than the limit; send at most 1000 users per request, without padding.');
-      }
-      const encoding = (headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
-      const inflated = encoding === 'identity' ? raw : await (options.decompress ?? streamDecompress)(encoding, raw).catch(() => null);
-      if (inflated === undefined) return problem('unsupported-media-type', 'Send the body as application/json in UTF-8.');
-      if (inflated === null) return problem('invalid-request', 'The body ended before its announced length.');
-      if (inflated.length > bodyLimit) {
-        return problem('body-too-large', 'The body is larger than the limit; send at most 1000 users per request, without padding.');
-      }
-      raw = inflated;
+      // body-parser's order: the charset, the content coding, the size, then the JSON.
       const charset = charsetOf(contentType!) ?? 'utf-8';
-      let text: string;
+      let decoder: TextDecoder;
       try {
         if (!charset.startsWith('utf-')) throw new Error('not utf');
-        text = new TextDecoder(charset).decode(raw);
+        decoder = new TextDecoder(charset);
       } catch {
         return problem('unsupported-media-type', 'Send the body as application/json in UTF-8.');
       }
+      const encoding = (headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
+      const known = encoding === 'identity' || ['gzip', 'deflate', ...(options.decompress ? ['br'] : [])].includes(encoding);
+      if (!known) return problem('unsupported-media-type', 'Send the body as application/json in UTF-8.');
+      const tooLarge = () => problem('body-too-large', 'The body is larger than the limit; send at most 1000 users per request, without padding.');
+      // A compressed body over the limit is larger still once inflated.
+      if ((request.size ?? raw.length) > bodyLimit) return tooLarge();
+      const inflated = encoding === 'identity' ? raw : await (options.decompress ?? streamDecompress)(encoding, raw).catch(() => null);
+      if (inflated === undefined) return problem('unsupported-media-type', 'Send the body as application/json in UTF-8.');
+      if (inflated === null) return problem('invalid-request', 'The body ended before its announced length.');
+      if (inflated.length > bodyLimit) return tooLarge();
+      raw = inflated;
+      const text = decoder.decode(raw);
       // body-parser's strict mode: an object or an array, nothing else.
       const first = /^[\x20\x09\x0a\x0d]*(.)/s.exec(text)?.[1];
       try {

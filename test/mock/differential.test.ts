@@ -327,7 +327,7 @@ describe('the stub, the Prism mock and the MSW handlers under differential fuzzi
     );
 
     console.log(
-      `differential: ${cases.length} requests to each of 5 targets (seed ${SEED}); stub statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((x, y) => x[0] - y[0])))}; ` +
+      `differential: ${[...statuses.values()].reduce((a, b) => a + b, 0)} of ${cases.length} requests sent to each of 5 targets (seed ${SEED}); stub statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((x, y) => x[0] - y[0])))}; ` +
         `allowed differences checked: ${JSON.stringify(allowed)}`,
     );
     expect(found, found.join('\n\n')).toEqual([]);
