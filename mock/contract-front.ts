@@ -31,6 +31,8 @@ import {
   type MockAnswer,
 } from '../msw/contract-mock.js';
 
+/** How much of a compressed body the front keeps to inflate; beyond it, 413 (the stub: 400 if it does not inflate). */
+const COMPRESSED_BODY_KEPT = 64 * 1024 * 1024;
 /** The stub's default MAX_HEADER_SIZE (server/config.ts): a longer request head gets its 431. */
 const MAX_HEADER_SIZE = 16 * 1024;
 /** As server/start.ts: how long a refused connection may go on sending before it is closed. */
@@ -147,7 +149,9 @@ export async function startContractFront(options: {
     const origin = headers.get('origin');
     const early = preflight(req.method ?? 'GET', headers);
     if (early) return send(res, early, origin);
-    const body = await readBody(req, DEFAULT_BODY_LIMIT);
+    // A compressed body is kept up to a larger size: the stub's limit is on the inflated body.
+    const coded = (headers.get('content-encoding') ?? 'identity').trim().toLowerCase() !== 'identity';
+    const body = await readBody(req, coded ? COMPRESSED_BODY_KEPT : DEFAULT_BODY_LIMIT);
     if (options.checked === false && body !== undefined) return relay(res, await passThrough(req, body), origin);
     // Over the limit, the body is not kept: the checker answers from its size (the stub checks the charset and the
     // content coding first, and never reads a body that is not JSON).

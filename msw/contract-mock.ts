@@ -382,8 +382,9 @@ export function createContractMock(options: ContractMockOptions = {}): ContractM
       const known = encoding === 'identity' || ['gzip', 'deflate', ...(options.decompress ? ['br'] : [])].includes(encoding);
       if (!known) return problem('unsupported-media-type', 'Send the body as application/json in UTF-8.');
       const tooLarge = () => problem('body-too-large', 'The body is larger than the limit; send at most 1000 users per request, without padding.');
-      // A compressed body over the limit is larger still once inflated.
-      if ((request.size ?? raw.length) > bodyLimit) return tooLarge();
+      // The limit is on the inflated body: a compressed one is inflated first (and a broken one refused with 400).
+      if (encoding === 'identity' && (request.size ?? raw.length) > bodyLimit) return tooLarge();
+      if (request.size !== undefined && request.size > raw.length) return tooLarge();
       const inflated = encoding === 'identity' ? raw : await (options.decompress ?? streamDecompress)(encoding, raw).catch(() => null);
       if (inflated === undefined) return problem('unsupported-media-type', 'Send the body as application/json in UTF-8.');
       if (inflated === null) return problem('invalid-request', 'The body ended before its announced length.');
