@@ -149,6 +149,34 @@ function charsetOf(contentType: string): string | undefined {
   return match && match[2] !== '' ? match[2]!.toLowerCase() : undefined;
 }
 
+/**
+ * UTF-16 as iconv-lite (body-parser's decoder) reads it, not as TextDecoder: a lone surrogate is kept (and then
+ * refused, as by the stub), an odd last byte dropped, a leading BOM stripped; `utf-16` picks its byte order from the
+ * BOM, else from where the zero bytes of ASCII fall, else little-endian.
+ */
+function decodeUtf16(bytes: Uint8Array, charset: string): string {
+  let bigEndian = charset === 'utf-16be';
+  if (charset === 'utf-16') {
+    if (bytes[0] === 0xfe && bytes[1] === 0xff) bigEndian = true;
+    else if (!(bytes[0] === 0xff && bytes[1] === 0xfe)) {
+      let le = 0;
+      let be = 0;
+      for (let i = 0; i + 1 < Math.min(bytes.length, 100); i += 2) {
+        if (bytes[i] === 0 && bytes[i + 1] !== 0) be++;
+        if (bytes[i] !== 0 && bytes[i + 1] === 0) le++;
+      }
+      bigEndian = be > le;
+    }
+  } else if (charset !== 'utf-16le') {
+    throw new Error(`no decoder for ${charset}`);
+  }
+  const units: number[] = [];
+  for (let i = 0; i + 1 < bytes.length; i += 2) units.push(bigEndian ? (bytes[i]! << 8) | bytes[i + 1]! : bytes[i]! | (bytes[i + 1]! << 8));
+  let text = '';
+  for (let i = 0; i < units.length; i += 8192) text += String.fromCharCode(...units.slice(i, i + 8192));
+  return text.startsWith('\ufeff') ? text.slice(1) : text;
+}
+
 /** Whether type-is, as express.json({ type: 'application/json' }) uses it, takes this Content-Type. */
 export function isJsonType(contentType: string | null): boolean {
   if (!contentType) return false;
@@ -371,10 +399,10 @@ export function createContractMock(options: ContractMockOptions = {}): ContractM
     if (isJsonType(contentType) && hasBody) {
       // body-parser's order: the charset, the content coding, the size, then the JSON.
       const charset = charsetOf(contentType!) ?? 'utf-8';
-      let decoder: TextDecoder;
+      let decoder: { decode: (bytes: Uint8Array) => string };
       try {
         if (!charset.startsWith('utf-')) throw new Error('not utf');
-        decoder = new TextDecoder(charset);
+        decoder = charset.startsWith('utf-16') ? { decode: (bytes) => decodeUtf16(bytes, charset) } : new TextDecoder(charset);
       } catch {
         return problem('unsupported-media-type', 'Send the body as application/json in UTF-8.');
       }
