@@ -4,9 +4,13 @@
  */
 export const DEFAULT_MOCK_PORT = 4010;
 
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+
 export interface MockConfig {
   /** Where `npm run mock` listens on 127.0.0.1; 0 picks a free port. */
   port: number;
+  /** HESH_TENANTS, as the stub reads it: only these tenants are accepted. Unset: any well-formed UUID v4 is. */
+  tenants?: string[];
 }
 
 export class MockConfigError extends Error {
@@ -18,14 +22,24 @@ export class MockConfigError extends Error {
  * @example parseMockConfig({ MOCK_PORT: '4020' }).port // 4020
  */
 export function parseMockConfig(env: NodeJS.ProcessEnv = process.env): MockConfig {
+  const tenants = parseTenants(env.HESH_TENANTS);
   const raw = env.MOCK_PORT;
-  if (raw === undefined || raw.trim() === '') return { port: DEFAULT_MOCK_PORT };
+  if (raw === undefined || raw.trim() === '') return { port: DEFAULT_MOCK_PORT, ...(tenants ? { tenants } : {}) };
   // Number() alone would take "1e3", "0x10" or " 80 " and hand Prism a port nobody asked for.
   const port = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isInteger(port) || port > 65535) {
     throw new MockConfigError(`MOCK_PORT must be a whole number from 0 to 65535 (0 picks a free port), not "${raw}"`);
   }
-  return { port };
+  return { port, ...(tenants ? { tenants } : {}) };
+}
+
+function parseTenants(raw: string | undefined): string[] | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const tenants = raw.split(',').map((t) => t.trim());
+  for (const tenant of tenants) {
+    if (!UUID_V4.test(tenant)) throw new MockConfigError(`HESH_TENANTS must list UUID v4 tenant ids, not "${tenant}"`);
+  }
+  return tenants;
 }
 
 /** The environment Prism is started with: this process's, with every analytics and telemetry switch turned off. */

@@ -1,82 +1,104 @@
 /**
- * A thin HTTP front in front of Prism that mends the two places where Prism 5.14 answers outside the contract,
- * and passes everything else through untouched:
+ * The HTTP front in front of Prism. Every request is first judged by the checker the MSW handlers share
+ * (msw/contract-mock.ts), which refuses it exactly as the stub does: 400 with the stub's pointers (in the body, and
+ * `/headers/NAME`, `/query/NAME`, `/params/NAME` outside it), malformed JSON, 401 for a missing, malformed, non-v4
+ * or (with HESH_TENANTS) unknown tenant, 404, 405 with `Allow`, 413 and 415. Prism 5.14 alone answers several of
+ * these outside the contract (stoplightio/prism#2664: malformed JSON; a 422 preferred over 400 whatever `Prefer`
+ * says; no tenant check; a 502 for a large batch with many violations, whose violation list it sends as a header).
  *
- * - malformed JSON: Prism's HTTP layer answers 400 with `{"error":{"code":"invalid_json"}}` (stoplightio/prism#2664);
- *   the contract promises a problem, so the front answers the spec's own `MalformedJson` example instead;
- * - an invalid request: Prism prefers a documented 422 over 400 (its negotiator hard-codes `[422, 400]`, whatever
- *   `Prefer` says), and this API documents 422 for a reused Idempotency-Key; and either way it answers with the
- *   response's first example, whatever is wrong. The front answers the 400 the contract documents instead, built
- *   from the violations Prism found (its `sl-violations` header), so a frontend sees the pointers of its own
- *   mistakes, as the stub would show them.
+ * A request the checker accepts goes to Prism for its answer (the examples, `Prefer`, `dynamic=true`), with the
+ * operation's own request example as the body: the answer never depends on the body, and Prism then never judges
+ * a body differently from the stub. In stateful mode (`npm run mock -- --stateful`) the front answers accepted
+ * requests itself as the stub would (users remembered per tenant, 409, Idempotency-Key replays), and Prism only
+ * what `Prefer` asks for.
  *
- * Bodies over the stub's default limit get the spec's 413 example, as the stub would answer.
+ * Every answer carries CORS headers, the front's own included, and preflights are answered: a page on any origin
+ * can call the mock.
  */
-import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { promisify } from 'node:util';
+import { brotliDecompress, gunzip, inflate } from 'node:zlib';
+import {
+  corsHeaders,
+  createContractMock,
+  DEFAULT_BODY_LIMIT,
+  isAnswer,
+  preflight,
+  problem,
+  type AcceptedRequest,
+  type MockAnswer,
+} from '../msw/contract-mock.js';
 
-/** The stub's default BODY_LIMIT (server/config.ts): the mock refuses what the stub would. */
-const BODY_LIMIT = 4 * 1024 * 1024;
-/** Where Prism's message names the property a violation is about, by violation code. */
-const PROPERTY_IN_MESSAGE: Record<string, RegExp> = {
-  additionalProperties: /; found '(.*)'$/s,
-  required: /must have required property '(.*)'$/s,
+/** How much of a compressed body the front keeps to inflate; beyond it, 413 (the stub: 400 if it does not inflate). */
+const COMPRESSED_BODY_KEPT = 64 * 1024 * 1024;
+/** The stub's default MAX_HEADER_SIZE (server/config.ts): a longer request head gets its 431. */
+const MAX_HEADER_SIZE = 16 * 1024;
+/** As server/start.ts: how long a refused connection may go on sending before it is closed. */
+const CLIENT_ERROR_LINGER_MS = 2_000;
+const DECODERS: Record<string, (bytes: Uint8Array) => Promise<Buffer>> = {
+  gzip: promisify(gunzip),
+  deflate: promisify(inflate),
+  br: promisify(brotliDecompress),
 };
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host', 'upgrade']);
 
-interface Spec {
-  paths?: Record<string, Record<string, unknown>>;
-  components: {
-    examples: Record<string, { value: unknown }>;
-    schemas?: { Problem?: { 'x-problem-type-base'?: string; 'x-problem-kinds'?: Record<string, { status: number; title: string }> } };
-  };
+/** The Content-Encodings body-parser decodes (gzip, deflate, br), with zlib. */
+async function decompress(encoding: string, bytes: Uint8Array): Promise<Uint8Array | undefined> {
+  const decode = DECODERS[encoding];
+  return decode ? new Uint8Array(await decode(bytes)) : undefined;
 }
 
-const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+/** A problem as a whole raw HTTP/1.1 response, as the stub writes one before routing (server/errors.ts). */
+function rawProblem(answer: MockAnswer): string {
+  return [
+    `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}`,
+    ...Object.entries({ ...answer.headers, ...corsHeaders(null) }).map(([name, value]) => `${name}: ${value}`),
+    `content-length: ${Buffer.byteLength(answer.body ?? '')}`,
+    'connection: close',
+    '',
+    answer.body ?? '',
+  ].join('\r\n');
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host', 'upgrade']);
+/**
+ * Prism's own CORS headers, replaced by the front's so every answer carries the same ones; and Idempotent-Replayed,
+ * which Prism fills from the header's example (`true`) on every answer, while the stub sends it only on a replay.
+ */
+const PRISM_CORS = /^access-control-|^idempotent-replayed$/;
 
 /**
- * A path of the spec without a template wins over a templated one that also matches it, as in the stub's router:
- * `GET /users/batch` asks for `/users/batch`, not for the user `batch` of `/users/{id}` (Prism would take the
- * template). Returns the methods documented on that concrete path when the request's method is not one of them,
- * for a 405 with `Allow`; undefined when the concrete path has the method, or no concrete path matches.
- * @example concretePathRefusal(spec.paths, 'GET', '/api/v1/public/users/batch') // ['POST']
+ * Reads a request body, keeping at most `limit` bytes; undefined when it is longer. The rest is read and dropped,
+ * as body-parser does for the stub: a connection closed with data still arriving is reset, and the client loses
+ * the answer.
  */
-export function concretePathRefusal(paths: Spec['paths'], method: string, url: string): string[] | undefined {
-  // A preflight is CORS's business, not the operation's.
-  if (method.toUpperCase() === 'OPTIONS') return undefined;
-  const item = paths?.[url.split('?')[0]!];
-  if (!item) return undefined;
-  const documented = HTTP_METHODS.filter((m) => m in item);
-  return documented.includes(method.toLowerCase()) ? undefined : documented.map((m) => m.toUpperCase());
-}
-
-/** The value of a problem example of the spec's components, by its name there, or undefined where it has none. */
-function exampleOf(spec: Spec, name: string): unknown {
-  return spec.components?.examples?.[name]?.value;
-}
-
-/** Reads a request body, stopping at `limit` bytes; undefined when it is longer. */
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) return undefined;
-    chunks.push(chunk as Buffer);
+    if (size <= limit) chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks);
+  return size > limit ? undefined : Buffer.concat(chunks);
 }
 
-function sendProblem(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/problem+json' }).end(JSON.stringify(body));
+function headersOf(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    // Node joins repeated headers with ", " (set-cookie aside), as Express hands them to the stub's validator.
+    try {
+      headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    } catch {
+      // A value fetch's Headers refuses (bytes over 0xFF cannot arrive from Node's parser; kept for safety).
+    }
+  }
+  return headers;
 }
 
-/** True when the Prefer header asks for this status code. */
-function prefersCode(prefer: string | undefined, code: number): boolean {
-  return new RegExp(`(^|[,;\\s])code=${code}(?!\\d)`).test(prefer ?? '');
+function send(res: ServerResponse, answer: MockAnswer, origin: string | null): void {
+  res.writeHead(answer.status, { ...answer.headers, ...corsHeaders(origin) }).end(answer.body ?? undefined);
 }
 
 export interface ContractFront {
@@ -90,45 +112,61 @@ export interface ContractFront {
  */
 export async function startContractFront(options: {
   prismUrl: string;
-  specPath: string;
   host: string;
   port: number;
+  /** Only these tenants are accepted (the stub's HESH_TENANTS); any well-formed UUID v4 otherwise. */
+  tenants?: readonly string[];
+  /** Answer accepted requests as the stub would, remembering users and keys for the life of the front. */
+  stateful?: boolean;
+  /**
+   * Whether Prism serves generated/openapi.json, the contract the checker was generated from; for another spec the
+   * front only adds CORS headers and passes requests through.
+   */
+  checked?: boolean;
 }): Promise<ContractFront> {
-  const spec = JSON.parse(readFileSync(options.specPath, 'utf8')) as Spec;
-  const malformedJson = exampleOf(spec, 'MalformedJsonProblem');
-  const bodyTooLarge = exampleOf(spec, 'BodyTooLargeProblem');
-  // A spec without these examples (not this API's) gets Prism's answers unmended.
-  const invalidUsers = exampleOf(spec, 'InvalidUsersProblem') as { type: string; title: string } | undefined;
+  // Node's own parser enforces the head limit here (maxHeaderSize below), as it does for the stub.
+  const mock = createContractMock({ tenants: options.tenants, stateful: options.stateful, decompress, maxHeaderSize: Infinity });
 
-  /** The contract's 400 problem for Prism's violations: a pointer into the body for each one. */
-  const invalidRequest = (header: string) => {
-    const found = JSON.parse(header) as { location: string[]; message: string; code?: string }[];
-    const errors = found.map(({ location, message, code }) => {
-      const [, part, ...path] = location;
-      // Like the stub, point at the unknown or missing property itself, which Prism names only in its message.
-      const named = PROPERTY_IN_MESSAGE[code ?? '']?.exec(message)?.[1];
-      if (named !== undefined) path.push(named);
-      const pointer = path.map((key) => `/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
-      return part === 'body' ? { pointer, detail: message } : { pointer: '', detail: `${part} ${path.join('.')}: ${message}` };
+  /** Prism's answer to an accepted request: only what picks the answer is sent, with a body the contract accepts. */
+  const fromPrism = async (_req: IncomingMessage, accepted: AcceptedRequest, headers: Headers) => {
+    const forwarded = new Headers({ 'content-type': 'application/json' });
+    // Not Accept: the stub ignores it, and Prism would answer 406 for one it cannot serve.
+    for (const name of ['prefer', accepted.operation.security?.header ?? '']) {
+      const value = headers.get(name);
+      if (name && value !== null) forwarded.set(name, value);
+    }
+    const hasBody = accepted.operation.mediaTypes.length > 0;
+    return fetch(options.prismUrl + accepted.operation.path, {
+      method: accepted.operation.method,
+      headers: forwarded,
+      ...(hasBody ? { body: JSON.stringify(accepted.operation.requestExample) } : {}),
+      redirect: 'manual',
     });
-    const n = errors.length;
-    return {
-      type: invalidUsers!.type,
-      title: invalidUsers!.title,
-      status: 400,
-      detail: `${n} problem${n === 1 ? ' was' : 's were'} found in the request; nothing was changed.`,
-      instance: `urn:uuid:${randomUUID()}`,
-      errors,
-    };
   };
 
-  const forward = async (req: IncomingMessage, body: Buffer, prefer?: string) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const headers = headersOf(req);
+    const origin = headers.get('origin');
+    const early = preflight(req.method ?? 'GET', headers);
+    if (early) return send(res, early, origin);
+    // A compressed body is kept up to a larger size: the stub's limit is on the inflated body.
+    const coded = (headers.get('content-encoding') ?? 'identity').trim().toLowerCase() !== 'identity';
+    const body = await readBody(req, coded ? COMPRESSED_BODY_KEPT : DEFAULT_BODY_LIMIT);
+    if (options.checked === false && body !== undefined) return relay(res, await passThrough(req, body), origin);
+    // Over the limit, the body is not kept: the checker answers from its size (the stub checks the charset and the
+    // content coding first, and never reads a body that is not JSON).
+    const result = await mock.handle({ method: req.method ?? 'GET', url: req.url ?? '/', headers, body: body ?? null, size: body?.length ?? Infinity });
+    if (isAnswer(result)) return send(res, result, origin);
+    relay(res, await fromPrism(req, result, headers), origin);
+  };
+
+  /** The request as it came, for a spec the checker does not know. */
+  const passThrough = (req: IncomingMessage, body: Buffer) => {
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value === undefined || HOP_BY_HOP.has(name)) continue;
       for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
     }
-    if (prefer !== undefined) headers.set('prefer', prefer);
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
     return fetch(options.prismUrl + (req.url ?? '/'), {
       method: req.method,
@@ -138,54 +176,34 @@ export async function startContractFront(options: {
     });
   };
 
-  const problemKinds = spec.components?.schemas?.Problem;
-  const methodNotAllowed = problemKinds?.['x-problem-kinds']?.['method-not-allowed'];
-
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const allow = methodNotAllowed ? concretePathRefusal(spec.paths, req.method ?? 'GET', req.url ?? '/') : undefined;
-    if (allow) {
-      await readBody(req, BODY_LIMIT);
-      res.setHeader('allow', allow.join(', '));
-      return sendProblem(res, 405, {
-        type: `${problemKinds!['x-problem-type-base']}method-not-allowed`,
-        title: methodNotAllowed!.title,
-        status: 405,
-        detail: 'This path does not support this method.',
-        instance: `urn:uuid:${randomUUID()}`,
-      });
-    }
-    const body = await readBody(req, BODY_LIMIT);
-    if (body === undefined && bodyTooLarge !== undefined) {
-      // The rest of the body is not read: close the connection instead of draining it.
-      res.setHeader('connection', 'close');
-      return sendProblem(res, 413, bodyTooLarge);
-    }
-    const answer = await forward(req, body ?? Buffer.alloc(0));
-    const prefer = req.headers.prefer?.toString();
-    const type = answer.headers.get('content-type') ?? '';
-    if (malformedJson !== undefined && answer.status === 400 && !type.includes('problem+json')) {
-      await answer.body?.cancel();
-      return sendProblem(res, 400, malformedJson);
-    }
-    const violations = answer.headers.get('sl-violations');
-    if (invalidUsers && violations && (answer.status === 400 || answer.status === 422) && !prefersCode(prefer, answer.status)) {
-      await answer.body?.cancel();
-      return sendProblem(res, 400, invalidRequest(violations));
-    }
-    const headers: Record<string, string> = {};
+  const relay = async (res: ServerResponse, answer: Response, origin: string | null) => {
+    const out: Record<string, string> = {};
     answer.headers.forEach((value, name) => {
-      if (!HOP_BY_HOP.has(name) && name !== 'content-encoding') headers[name] = value;
+      if (!HOP_BY_HOP.has(name) && name !== 'content-encoding' && !PRISM_CORS.test(name)) out[name] = value;
     });
-    res.writeHead(answer.status, headers).end(Buffer.from(await answer.arrayBuffer()));
+    res.writeHead(answer.status, { ...out, ...corsHeaders(origin) }).end(Buffer.from(await answer.arrayBuffer()));
   };
 
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer({ maxHeaderSize: MAX_HEADER_SIZE }, (req, res) => {
     handle(req, res).catch((error: unknown) => {
       // Prism went away mid-request: say so in the contract's words rather than hang up.
       if (!res.headersSent) {
-        sendProblem(res, 502, { type: 'about:blank', title: 'The mock is not answering', status: 502, detail: String(error) });
+        send(res, problem('internal-error', `The mock could not answer: ${String(error)}`), req.headers.origin ?? null);
       } else res.destroy();
     });
+  });
+  // Node answers a head over the limit with a bare status line; the stub answers its problem (server/start.ts).
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (error.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent) return socket.destroy();
+    const answer =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? problem('headers-too-large', 'The request line and headers are larger than the server accepts; send fewer or shorter headers. No user was created.')
+        : problem('invalid-request', 'The request is not well-formed HTTP/1.1. No user was created.');
+    socket.on('data', () => undefined);
+    socket.resume();
+    socket.end(rawProblem(answer));
+    setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
   });
   server.listen(options.port, options.host);
   await once(server, 'listening');

@@ -42,6 +42,10 @@ export interface MockOptions {
   onOutput?: (text: string) => void;
   /** How long Prism may take to answer its first request. */
   startTimeoutMs?: number;
+  /** Only these tenants (UUID v4) are accepted, as the stub's HESH_TENANTS; any well-formed one otherwise. */
+  tenants?: readonly string[];
+  /** Remember created users and Idempotency-Keys per tenant and answer as the stub does (mock/contract-front.ts). */
+  stateful?: boolean;
 }
 
 export interface RunningMock {
@@ -80,7 +84,9 @@ export async function startMock(options: MockOptions = {}): Promise<RunningMock>
   try {
     front = await startContractFront({
       prismUrl: prism.url,
-      specPath: options.specPath ?? DEFAULT_SPEC_PATH,
+      checked: (options.specPath ?? DEFAULT_SPEC_PATH) === DEFAULT_SPEC_PATH,
+      tenants: options.tenants,
+      stateful: options.stateful,
       host,
       port: options.port ?? 0,
     });

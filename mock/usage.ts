@@ -27,10 +27,10 @@ function exampleNames(spec: Bundle, response: Operation['responses'][string]): s
  * bundle's x-codeSamples, from its named request examples) aimed at the mock, then the same asked for a documented
  * error, for one of its named examples, and for generated data.
  */
-export function usage(url: string, specPath = DEFAULT_SPEC_PATH): string {
+export function usage(url: string, specPath = DEFAULT_SPEC_PATH, stateful = false): string {
   const spec = JSON.parse(readFileSync(specPath, 'utf8')) as Bundle;
   const origin = spec.servers[0]!.url;
-  const lines = [`Hesh Users API mock (Prism) on ${url}`];
+  const lines = [`Hesh Users API mock (Prism${stateful ? ', stateful: created users are remembered per tenant' : ''}) on ${url}`];
   for (const [path, item] of Object.entries(spec.paths)) {
     for (const [method, op] of Object.entries(item)) {
       const source = op['x-codeSamples']?.find((s) => s.lang === 'curl')?.source;

@@ -1,7 +1,9 @@
 /**
  * Writes everything derived from the hand-written contract: `generated/openapi.json` (the bundle the validator,
- * the mock and the docs read, with every operation's `x-codeSamples`), `generated/schema.d.ts` (the types) and `generated/problem-kinds.ts` (the catalogue
- * of problem kinds, from the Problem schema's `x-problem-kinds`). `--check` writes nothing and fails when
+ * the mock and the docs read, with every operation's `x-codeSamples`), `generated/schema.d.ts` (the types),
+ * `generated/problem-kinds.ts` (the catalogue of problem kinds, from the Problem schema's `x-problem-kinds`) and
+ * `generated/mock-contract.ts` (what the mocks answer from, with standalone request checkers: scripts/mock-contract.ts).
+ * `--check` writes nothing and fails when
  * the committed files differ from what would be written.
  */
 import { execFile } from 'node:child_process';
@@ -11,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript';
 import { withCodeSamples } from './code-samples.js';
+import { mockContractModule } from './mock-contract.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const GENERATED_DIR = join(ROOT, 'generated');
@@ -87,6 +90,7 @@ export async function render(): Promise<Record<string, string>> {
     'openapi.json': json,
     'schema.d.ts': `// ${NOTICE}\n// Types from openapi-typescript; the client and the stub's handlers import them.\n\n${types}`,
     'problem-kinds.ts': problemKindsModule(spec),
+    'mock-contract.ts': mockContractModule(spec, NOTICE),
   };
 }
 

@@ -16,6 +16,7 @@ import { createHandlers } from './handlers/index.js';
 import type { Handlers, HandlerDeps, OperationId } from './handlers/types.js';
 import { logRequests } from './logger.js';
 import { compileResponseValidators, validateJsonResponses } from './response-validation.js';
+import { cors } from './cors.js';
 import { tenantRateLimit } from './rate-limit.js';
 import { docsContentSecurityPolicy, securityHeaders } from './security.js';
 import type { Storage } from './storage/storage.js';
@@ -37,6 +38,8 @@ export interface AppOptions {
   bodyLimit: number;
   /** Requests per minute per tenant (or per IP address without a known tenant); 0 turns rate limiting off. */
   rateLimitPerMinute: number;
+  /** Origins whose pages may call the API from a browser (CORS_ORIGINS); none by default. */
+  corsOrigins?: readonly string[];
   /** Replaces handlers, e.g. with one that breaks the contract, in tests. */
   handlers?: Partial<Handlers>;
   docsFile?: string;
@@ -88,7 +91,7 @@ export async function createApp(options: AppOptions): Promise<Express> {
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  app.use(chain(logRequests(logger), securityHeaders()));
+  app.use(chain(cors(options.corsOrigins ?? [], spec as Parameters<typeof cors>[1]), logRequests(logger), securityHeaders()));
 
   app.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(text);

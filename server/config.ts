@@ -42,6 +42,8 @@ export interface Config {
   keepAliveTimeoutMs: number;
   /** The largest request head (request line and headers) accepted, in bytes. */
   maxHeaderSize: number;
+  /** Origins (such as http://localhost:5173) whose pages may call the API from a browser; none by default. */
+  corsOrigins: string[];
 }
 
 export class ConfigError extends Error {
@@ -145,6 +147,19 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       `HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not be longer than REQUEST_TIMEOUT_MS (${requestTimeoutMs})`,
     );
   }
+  const corsOrigins = (env.CORS_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
+  for (const origin of corsOrigins) {
+    let exact = false;
+    try {
+      exact = new URL(origin).origin === origin;
+    } catch {
+      // reported below
+    }
+    if (!exact) throw new ConfigError(`CORS_ORIGINS must list origins such as http://localhost:5173 (no path, no trailing slash), not "${origin}"`);
+  }
   const logLevel = (env.LOG_LEVEL ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${env.LOG_LEVEL}"`);
@@ -162,5 +177,6 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     requestTimeoutMs,
     keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 5_000, 1_000, 600_000),
     maxHeaderSize,
+    corsOrigins,
   };
 }

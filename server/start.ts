@@ -60,6 +60,7 @@ export async function startServer(
     logger,
     bodyLimit: config.bodyLimit,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    corsOrigins: config.corsOrigins,
     ...extra,
   });
 

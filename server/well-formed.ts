@@ -53,7 +53,9 @@ function isHighHexDigit(byte: number | undefined): boolean {
  * byte search, far cheaper than walking every string) is marked, and rejectIllFormedStrings lets it through at once.
  * @example app.use(express.json({ verify: noteSurrogateEscapes })); app.use(rejectIllFormedStrings());
  */
-export function noteSurrogateEscapes(req: IncomingMessage, _res: unknown, raw: Buffer): void {
+export function noteSurrogateEscapes(req: IncomingMessage, _res: unknown, raw: Buffer, encoding?: string): void {
+  // Only UTF-8 cannot carry a lone surrogate unescaped: a UTF-16 body can, as two plain bytes, so it is always walked.
+  if (encoding !== undefined && encoding.toLowerCase() !== 'utf-8') return;
   // A false alarm (the escape of a whole pair, or an escaped backslash before `ud800`) only costs the walk.
   for (let at = raw.indexOf(ESCAPE); at !== -1; at = raw.indexOf(ESCAPE, at + 2)) {
     const d = raw[at + 2];

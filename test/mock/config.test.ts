@@ -23,6 +23,22 @@ describe('parseMockConfig()', () => {
   );
 });
 
+describe('parseMockConfig() and HESH_TENANTS', () => {
+  it('accepts any well-formed tenant when HESH_TENANTS is unset, and only the listed ones when it is set', () => {
+    expect(parseMockConfig({}).tenants).toBeUndefined();
+    expect(parseMockConfig({ HESH_TENANTS: '40dd0c53-2fa7-4193-82ae-14d4e62c20fb, a3c1f0de-5b7e-4c2a-9f1d-6e8b0c4d2a71' }).tenants).toEqual([
+      '40dd0c53-2fa7-4193-82ae-14d4e62c20fb',
+      'a3c1f0de-5b7e-4c2a-9f1d-6e8b0c4d2a71',
+    ]);
+  });
+
+  it('refuses a HESH_TENANTS entry that is not a UUID v4, naming the variable and the value', () => {
+    expect(() => parseMockConfig({ HESH_TENANTS: '40dd0c53-2fa7-1193-82ae-14d4e62c20fb' })).toThrow(
+      'HESH_TENANTS must list UUID v4 tenant ids, not "40dd0c53-2fa7-1193-82ae-14d4e62c20fb"',
+    );
+  });
+});
+
 describe('prismEnvironment()', () => {
   it('keeps the environment and turns Scarf analytics and DO_NOT_TRACK telemetry off', () => {
     const env = prismEnvironment({ PATH: '/usr/bin', SCARF_ANALYTICS: 'true', DO_NOT_TRACK: '0' });

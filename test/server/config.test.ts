@@ -16,8 +16,24 @@ describe('parseConfig', () => {
       requestTimeoutMs: 120_000,
       keepAliveTimeoutMs: 5_000,
       maxHeaderSize: 16 * 1024,
+      corsOrigins: [],
     });
   });
+
+  it('reads CORS_ORIGINS as a comma-separated list of exact origins', () => {
+    expect(parseConfig({ CORS_ORIGINS: 'http://localhost:5173, https://app.example.com:8443' }).corsOrigins).toEqual([
+      'http://localhost:5173',
+      'https://app.example.com:8443',
+    ]);
+  });
+
+  it.each(['localhost:5173', 'http://localhost:5173/', 'http://localhost:5173/app', '*'])(
+    'refuses CORS_ORIGINS=%j with a message that names the variable',
+    (value) => {
+      expect(() => parseConfig({ CORS_ORIGINS: value })).toThrow(ConfigError);
+      expect(() => parseConfig({ CORS_ORIGINS: value })).toThrow(/CORS_ORIGINS must list origins/);
+    },
+  );
 
   it('reads file: paths, :memory:, sizes and tenant lists', () => {
     const config = parseConfig({

@@ -34,6 +34,15 @@ describe('noteSurrogateEscapes and rejectIllFormedStrings', () => {
     expect(check(raw)).toBeUndefined();
   });
 
+  it('walks a UTF-16 body, which can carry a lone surrogate as two plain bytes with no escape to find', () => {
+    const parsed = { users: [{ external_user_id: '\ud800' }] };
+    const req = { body: parsed } as Request;
+    noteSurrogateEscapes(req as IncomingMessage, undefined, Buffer.from(JSON.stringify(parsed), 'utf16le'), 'utf-16le');
+    let passed: unknown = 'not called';
+    rejectIllFormedStrings()(req, {} as Response, (error?: unknown) => (passed = error));
+    expect((passed as ApiError).errors?.map((e) => e.pointer)).toEqual(['/users/0/external_user_id']);
+  });
+
   it('walks a body that express.json did not verify, so nothing gets through unchecked', () => {
     expect(check('{"a":"\\ud800"}', false)).toBeInstanceOf(ApiError);
     expect(check('{"a":"ok"}', false)).toBeUndefined();

@@ -8,10 +8,10 @@
  * - only a mock can be asked for any documented response (`Prefer: code=…`): contract.test.ts asks it for every
  *   documented status of every operation; a real implementation answers 500 or 409 only when it really fails or
  *   conflicts;
- * - only an implementation keeps state, so 409 for an existing user, atomicity, request order and counts live in
- *   test/server/ (the stub's own tests), not here.
+ * - only a stateful target (the stub, and the mocks' stateful modes) remembers, so 409 for a stored user, an
+ *   Idempotency-Key replay and atomicity run on those; request order and counts stay in test/server/.
  */
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createUsersClient, type CreateUser, type CreateUsersBatchRequest, type Problem } from '../../../client/index.js';
 import { contractViolations, deref, operation } from '../../helpers/contract.js';
 import { TENANT } from '../../helpers/stub.js';
@@ -26,10 +26,13 @@ interface Sent {
   status: number;
   type: string | null;
   body: unknown;
+  /** The Idempotent-Replayed header, or null. */
+  replayed: string | null;
 }
 
 interface SendOptions {
   tenant?: string | null;
+  idempotencyKey?: string;
   /** Sent as the body text instead of the JSON of `body`. */
   raw?: string;
   contentType?: string;
@@ -77,12 +80,13 @@ export function contractCases(target: Target, running: () => RunningTarget): voi
     if (options.tenant !== undefined) headers['x-tenant-id'] = options.tenant;
     if (options.contentType) headers['content-type'] = options.contentType;
     if (options.prefer) headers['prefer'] = options.prefer;
+    if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
     const { data, error, response } = await client.POST(PATH, {
       body,
       headers,
       ...(options.raw !== undefined ? { bodySerializer: () => options.raw } : {}),
     });
-    const sent = { status: response.status, type: response.headers.get('content-type'), body: data ?? error };
+    const sent = { status: response.status, type: response.headers.get('content-type'), body: data ?? error, replayed: response.headers.get('idempotent-replayed') };
     recordHit(OPERATION, sent.status, target.name);
     expect(contractViolations(OPERATION, sent.status, sent.type, sent.body), `${sent.status} ${JSON.stringify(sent.body)}`).toEqual([]);
     return sent;
@@ -151,6 +155,36 @@ export function contractCases(target: Target, running: () => RunningTarget): voi
         const { type, errors } = example.response as Problem;
         expect(res.body).toMatchObject({ type, errors: errors?.map(({ pointer }) => expect.objectContaining({ pointer })) });
       }
+    });
+  }
+
+  if (target.stateful) {
+    describe('what a stateful target remembers', () => {
+      it('answers 409 with a pointer to each external_user_id a 200 stored before', async () => {
+        const users = freshUsers(2);
+        expect((await send({ users })).status).toBe(200);
+        const res = await send({ users: [freshUsers(1)[0]!, users[1]!] });
+        expect(res.status).toBe(409);
+        expect((res.body as Problem).errors?.map((e) => e.pointer)).toEqual(['/users/1/external_user_id']);
+      });
+
+      it('replays the first answer, with Idempotent-Replayed: true, to a repeat with the same Idempotency-Key', async () => {
+        const key = crypto.randomUUID();
+        const users = freshUsers(2);
+        const first = await send({ users }, { idempotencyKey: key });
+        const again = await send({ users }, { idempotencyKey: key });
+        expect(first.status).toBe(200);
+        expect(again).toMatchObject({ status: 200, body: first.body, replayed: 'true' });
+        expect((await send({ users: freshUsers(1) }, { idempotencyKey: key })).status).toBe(422);
+      });
+
+      it('stores nothing of a batch it refuses: a 409 batch\'s new users can be created afterwards', async () => {
+        const taken = freshUsers(1);
+        expect((await send({ users: taken })).status).toBe(200);
+        const fresh = freshUsers(2);
+        expect((await send({ users: [...fresh, taken[0]!] })).status).toBe(409);
+        expect((await send({ users: fresh })).status).toBe(200);
+      });
     });
   }
 }

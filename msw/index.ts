@@ -1,0 +1,116 @@
+/**
+ * `hesh-users-contract/msw`: request handlers for MSW (2.x and 3.x) derived from the contract, for frontend unit
+ * tests (`msw/node`), Storybook and the browser (`msw/browser` and its service worker). Requests are checked as the
+ * stub checks them (400 with pointers, 401, 404, 405, 413, 415, malformed JSON); accepted ones get the spec's named
+ * examples, any documented answer on request (`Prefer: code=409, example=DuplicateInBatch`, as on the Prism mock, or
+ * `answer(...)` per test), or, with `stateful: true`, what the stub answers (409 for a stored user, replays).
+ *
+ * @example
+ * import { setupServer } from 'msw/node';
+ * import { createMockApi } from 'hesh-users-contract/msw';
+ * const api = createMockApi({ baseUrl: 'http://localhost:3000', stateful: true });
+ * const server = setupServer(...api.handlers);
+ * server.use(api.answer('createUsersBatch', 409, 'ExternalUserIdTaken')); // one test's answer
+ */
+import { http, HttpResponse, type RequestHandler } from 'msw';
+import type { MockExamples } from '../generated/mock-contract.js';
+import {
+  corsHeaders,
+  createContractMock,
+  isAnswer,
+  preflight,
+  problem,
+  type AcceptedRequest,
+  type ContractMock,
+  type ContractMockOptions,
+  type MockAnswer,
+} from './contract-mock.js';
+
+export { EXPOSED_HEADERS } from './contract-mock.js';
+export type { MockExamples } from '../generated/mock-contract.js';
+
+/** The contract's production origin: the default base URL, as the client's. */
+export const DEFAULT_BASE_URL = 'https://api.hesh.app';
+
+export interface MockApiOptions extends ContractMockOptions {
+  /** The origin (and base path) the client calls, e.g. `http://localhost:3000`; https://api.hesh.app by default. */
+  baseUrl?: string;
+}
+
+export type OperationId = keyof MockExamples;
+export type MockStatus<Op extends OperationId> = keyof MockExamples[Op] & number;
+export type MockExampleName<Op extends OperationId, S extends MockStatus<Op>> = MockExamples[Op][S];
+
+export interface MockApi {
+  /** The handlers for setupServer / setupWorker: every path under baseUrl. */
+  handlers: RequestHandler[];
+  /**
+   * A handler that answers one documented response of an operation to every request the contract accepts (bad
+   * requests still get the stub's 400, 401, ...); `server.use()` it in one test. The compiler checks the
+   * operation, the status and the example name.
+   * @example server.use(api.answer('createUsersBatch', 409, 'DuplicateInBatch'))
+   */
+  answer<Op extends OperationId, S extends MockStatus<Op>>(operationId: Op, status: S, example?: MockExampleName<Op, S>): RequestHandler;
+  /** Forgets what a stateful mock stored (call it between tests). */
+  reset(): void;
+}
+
+function toResponse(answer: MockAnswer, origin: string | null): Response {
+  return new HttpResponse(answer.body, { status: answer.status, headers: { ...answer.headers, ...corsHeaders(origin) } });
+}
+
+async function toMockRequest(request: Request) {
+  const bytes = request.method === 'GET' || request.method === 'HEAD' ? null : new Uint8Array(await request.arrayBuffer());
+  return { method: request.method, url: request.url, headers: request.headers, body: bytes };
+}
+
+/** The answer for an accepted request: what Prefer asks for, else the status's first example. */
+function chosen(mock: ContractMock, accepted: AcceptedRequest, status?: number, name?: string): MockAnswer {
+  const code = status ?? accepted.prefer.code ?? Number(Object.keys(accepted.operation.responses)[0]);
+  const example = name ?? accepted.prefer.example;
+  return (
+    mock.example(accepted.operation.operationId, code, example) ??
+    problem('not-found', `${accepted.operation.operationId} documents no ${code} response${example ? ` with the example ${example}` : ''}.`)
+  );
+}
+
+/**
+ * Creates the MSW handlers of the contract.
+ * @example const { handlers } = createMockApi({ baseUrl: 'http://localhost:3000' });
+ */
+export function createMockApi(options: MockApiOptions = {}): MockApi {
+  const mock = createContractMock(options);
+  const base = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/$/, '');
+  const pathOf = (url: string) => {
+    const u = new URL(url);
+    const basePath = new URL(base).pathname.replace(/\/$/, '');
+    return `${u.pathname.slice(basePath.length) || '/'}${u.search}`;
+  };
+
+  const resolver =
+    (pick?: (accepted: AcceptedRequest) => MockAnswer | undefined) =>
+    async ({ request }: { request: Request }): Promise<Response | undefined> => {
+      const origin = request.headers.get('origin');
+      const early = preflight(request.method, request.headers);
+      if (early) return toResponse(early, origin);
+      const result = await mock.handle({ ...(await toMockRequest(request)), url: pathOf(request.url) }, pick ? 'only' : undefined);
+      if (isAnswer(result)) return toResponse(result, origin);
+      const answer = pick?.(result) ?? chosen(mock, result);
+      return toResponse(answer, origin);
+    };
+
+  return {
+    handlers: [http.all(`${base}/*`, resolver())],
+    answer: (operationId, status, example) =>
+      http.all(
+        `${base}/*`,
+        resolver((accepted) =>
+          accepted.operation.operationId === operationId ? chosen(mock, accepted, status, example as string | undefined) : undefined,
+        ),
+      ),
+    reset: () => mock.reset(),
+  };
+}
+
+/** The handlers of a stateless mock of https://api.hesh.app, for `setupServer(...handlers)`. */
+export const handlers: RequestHandler[] = createMockApi().handlers;

@@ -1,0 +1,99 @@
+/**
+ * hesh-users-contract/msw (msw/index.ts) with msw/node, as a frontend's unit tests use it: the typed `answer`
+ * helper, Prefer, the stateful option and reset(), CORS, and that the handlers need nothing but msw at run time.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { createUsersClient } from '../../client/index.js';
+import { createMockApi, type MockExampleName } from '../../msw/index.js';
+import { contractViolations } from '../helpers/contract.js';
+import { TENANT } from '../helpers/stub.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const BASE = 'http://localhost:3000';
+const PATH = '/api/v1/public/users/batch';
+const api = createMockApi({ baseUrl: BASE, stateful: true });
+const server = setupServer(...api.handlers);
+// Made after server.listen(): today's client keeps the fetch it was created with (#11 makes it look fetch up per call).
+let client: ReturnType<typeof createUsersClient>;
+const users = [{ external_user_id: 'HR-1', email: 'ada@example.com', first_name: 'Ada', last_name: 'Lovelace' }];
+
+beforeAll(() => {
+  server.listen({ onUnhandledRequest: 'error' });
+  client = createUsersClient({ baseUrl: BASE, tenantId: TENANT });
+});
+afterEach(() => {
+  server.resetHandlers();
+  api.reset();
+});
+afterAll(() => server.close());
+
+describe('createMockApi({ stateful: true }) under msw/node', () => {
+  it('creates the users, then answers the same batch 409 with a pointer to the taken external_user_id', async () => {
+    const first = await client.POST(PATH, { body: { users } });
+    const again = await client.POST(PATH, { body: { users } });
+    expect(first.response.status).toBe(200);
+    expect(first.data?.[0]).toMatchObject({ external_user_id: 'HR-1', full_name: 'Ada Lovelace', status: 'Active', phone: null });
+    expect(again.response.status).toBe(409);
+    expect(again.error?.errors?.map((e) => e.pointer)).toEqual(['/users/0/external_user_id']);
+  });
+
+  it('forgets every user on reset()', async () => {
+    expect((await client.POST(PATH, { body: { users } })).response.status).toBe(200);
+    api.reset();
+    expect((await client.POST(PATH, { body: { users } })).response.status).toBe(200);
+  });
+
+  it('answers what answer() asks for in one test, with the spec example, and checks the request first', async () => {
+    server.use(api.answer('createUsersBatch', 409, 'DuplicateInBatch'));
+    const asked = await client.POST(PATH, { body: { users } });
+    const invalid = await client.POST(PATH, { body: { users: [] } });
+    expect(asked.response.status).toBe(409);
+    expect(contractViolations('createUsersBatch', 409, asked.response.headers.get('content-type'), asked.error)).toEqual([]);
+    expect(invalid.response.status).toBe(400);
+    expect(invalid.error?.errors?.map((e) => e.pointer)).toEqual(['/users']);
+  });
+
+  it('types answer(): the operation, the status and the example name are checked by the compiler', () => {
+    expectTypeOf<MockExampleName<'createUsersBatch', 409>>().toEqualTypeOf<'DuplicateInBatch' | 'ExternalUserIdTaken' | 'IdempotencyKeyInFlight'>();
+    // @ts-expect-error: no such example of the 409
+    api.answer('createUsersBatch', 409, 'TwoUsers');
+    // @ts-expect-error: 404 is not documented for the operation
+    api.answer('createUsersBatch', 404);
+    // @ts-expect-error: no such operation
+    api.answer('deleteUser', 200);
+  });
+
+  it('answers Prefer as the Prism mock does, and a 401 for a tenant that is not a UUID v4 whatever Prefer says', async () => {
+    const preferred = await client.POST(PATH, { body: { users }, headers: { prefer: 'code=503' } });
+    const badTenant = await client.POST(PATH, { body: { users }, headers: { 'x-tenant-id': 'nope', prefer: 'code=200' } });
+    expect(preferred.response.status).toBe(503);
+    expect(preferred.response.headers.get('retry-after')).toBe('5');
+    expect(badTenant.response.status).toBe(401);
+  });
+
+  it('answers a wrong method with 405 and Allow, and a preflight with 204 and CORS headers', async () => {
+    const wrong = await fetch(BASE + PATH, { method: 'GET', headers: { 'x-tenant-id': TENANT } });
+    const preflight = await fetch(BASE + PATH, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-tenant-id' },
+    });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('POST');
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('x-tenant-id');
+  });
+});
+
+describe('what hesh-users-contract/msw imports at run time', () => {
+  it('is msw and its own files only: no ajv, no spec file, nothing of the server', () => {
+    const files = ['msw/index.ts', 'msw/contract-mock.ts', 'generated/mock-contract.ts', 'generated/problem-kinds.ts'];
+    const imports = files.flatMap((file) =>
+      [...readFileSync(join(ROOT, file), 'utf8').matchAll(/^import (?!type )[^;]*? from '([^']+)'/gm)].map((m) => m[1]!),
+    );
+    expect([...new Set(imports)].sort()).toEqual(['../generated/mock-contract.js', '../generated/problem-kinds.js', './contract-mock.js', 'msw']);
+  });
+});
