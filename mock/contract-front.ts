@@ -136,7 +136,9 @@ export async function startContractFront(options: {
       if (name && value !== null) forwarded.set(name, value);
     }
     const hasBody = accepted.operation.mediaTypes.length > 0;
-    return fetch(options.prismUrl + accepted.operation.path, {
+    // The path as sent (the checker accepted it): for a templated path, the operation's path would ask Prism for
+    // the parameter `{id}` itself.
+    return fetch(options.prismUrl + accepted.path, {
       method: accepted.operation.method,
       headers: forwarded,
       ...(hasBody ? { body: JSON.stringify(accepted.operation.requestExample) } : {}),

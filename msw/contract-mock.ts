@@ -70,6 +70,12 @@ export interface ContractMockOptions {
 /** An accepted request, for the caller to answer: the operation, and what `Prefer` asks for. */
 export interface AcceptedRequest {
   operation: MockOperation;
+  /**
+   * The operation's path with the request's path parameters and query: what a mock behind the checker (Prism) is
+   * asked for. Written as the spec writes it (Express matches paths case-insensitively and with a trailing slash;
+   * Prism does neither).
+   */
+  path: string;
   body: unknown;
   tenant: string | null;
   prefer: Prefer;
@@ -298,6 +304,11 @@ function routeOf(path: string): RegExp {
   return new RegExp(`^${source}/?$`, 'i');
 }
 
+/** A templated path with each `{name}` replaced by the segment the request had there. */
+function concretePath(template: string, params: Record<string, string>): string {
+  return template.replace(/\{([^}]+)\}/g, (_, name: string) => params[name.replace(/\W/g, '_')] ?? '');
+}
+
 interface StoredKey {
   fingerprint: string;
   at: number;
@@ -322,8 +333,14 @@ export function createContractMock(options: ContractMockOptions = {}): ContractM
     if (!response) return undefined;
     const entries = Object.entries(response.examples);
     const found = name === undefined ? entries[0] : entries.find(([n]) => n === name);
-    if (!found) return undefined;
     const type = response.mediaType ?? 'application/json';
+    if (!found) {
+      // A shared problem response has no examples (they would speak of one operation): answer the catalogue's first
+      // kind of that status, as Prism builds one from the schema.
+      const kind = Object.keys(PROBLEM_KINDS).find((k) => PROBLEM_KINDS[k as ProblemKind].status === status) as ProblemKind | undefined;
+      if (name !== undefined || type !== 'application/problem+json' || !kind) return undefined;
+      return problem(kind, `An example of a ${status} answer of ${operationId}.`);
+    }
     const headers: Record<string, string> = { 'content-type': `${type}; charset=utf-8` };
     // The headers the stub sends with these statuses, so a client's retry logic sees them on the mock too.
     if (status === 429 || status === 503) headers['retry-after'] = status === 429 ? '30' : '5';
@@ -490,17 +507,17 @@ export function createContractMock(options: ContractMockOptions = {}): ContractM
     // 5. Accepted: `Prefer` picks the answer on every mock, as on Prism.
     const prefer = parsePrefer(headers.get('prefer'));
     if (check === 'only' || prefer.code !== undefined || prefer.example !== undefined || prefer.dynamic) {
-      return { operation, body, tenant, prefer };
+      return { operation, path: concretePath(operation.path, params) + url.search, body, tenant, prefer };
     }
     // What the stub does with an accepted batch (its rules on external_user_id and Idempotency-Key) is not in the
     // contract's schemas; it is mirrored here for the one operation that has it.
-    if (operation.operationId !== 'createUsersBatch' || tenant === null) return { operation, body, tenant, prefer };
+    if (operation.operationId !== 'createUsersBatch' || tenant === null) return { operation, path: concretePath(operation.path, params) + url.search, body, tenant, prefer };
     const batch = body as { users: Record<string, string>[] };
     const key = headers.get(IDEMPOTENCY_HEADER);
     if (!options.stateful || key === null) {
       const answer = execute(tenant, batch);
       // A stateless mock answers a valid batch with an example; only its own repeats it can see.
-      return options.stateful || answer.status !== 200 ? answer : { operation, body, tenant, prefer };
+      return options.stateful || answer.status !== 200 ? answer : { operation, path: concretePath(operation.path, params) + url.search, body, tenant, prefer };
     }
     const slot = `${tenant} ${key}`;
     const fingerprint = `${operation.operationId}\n${canonicalJson(body)}`;

@@ -74,6 +74,8 @@ export function scaffoldedStatuses(method: string, path: string): number[] {
 const HEADERS = `      headers:
         x-request-id:
           $ref: ../components/headers/RequestId.yaml
+        Access-Control-Allow-Origin:
+          $ref: ../components/headers/AccessControlAllowOrigin.yaml
         RateLimit:
           $ref: ../components/headers/RateLimit.yaml
         RateLimit-Policy:
