@@ -14,6 +14,9 @@
  */
 import { CHECKERS, MOCK_OPERATIONS, type CheckError, type MockOperation } from '../generated/mock-contract.js';
 import { PROBLEM_KINDS, PROBLEM_TYPE_BASE, type ProblemKind } from '../generated/problem-kinds.js';
+import { canonicalJson } from '../server/canonical-json.js';
+import { escapeToken, unknownProperty } from '../server/pointers.js';
+import { newUser, type CreateUser } from '../server/storage/storage.js';
 
 /** The stub's default BODY_LIMIT (server/config.ts). */
 export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
@@ -26,7 +29,6 @@ export const EXPOSED_HEADERS = [
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 /** As server/errors.ts: the contract's limits on a problem. */
 const MAX_ERRORS = 1000;
-const MAX_POINTER = 300;
 const MAX_SURROGATES_REPORTED = 100;
 const IDEMPOTENCY_HEADER = 'idempotency-key';
 const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -120,10 +122,6 @@ export function problem(kind: ProblemKind, detail: string, errors?: ProblemError
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): MockAnswer {
   return { status, headers: { ...headers, 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(body) };
-}
-
-function escapeToken(token: string): string {
-  return token.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 function plural(n: number, word: string): string {
@@ -223,29 +221,6 @@ function illFormedStrings(value: unknown): ProblemError[] {
   return found;
 }
 
-function at(body: unknown, pointer: string): unknown {
-  if (pointer === '') return body;
-  let value = body;
-  for (const token of pointer.slice(1).split('/')) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<string, unknown>)[token.replace(/~1/g, '/').replace(/~0/g, '~')];
-  }
-  return value;
-}
-
-/** The stub's pointer for an unknown property (server/errors.ts unknownProperty): escaped, or the object's when long. */
-function unknownProperty(pointer: string, body: unknown): { pointer: string; name?: string } {
-  for (let i = pointer.indexOf('/'); i !== -1; i = pointer.indexOf('/', i + 1)) {
-    const object = at(body, pointer.slice(0, i));
-    const name = pointer.slice(i + 1);
-    if (object && typeof object === 'object' && !Array.isArray(object) && Object.hasOwn(object, name)) {
-      const escaped = `${pointer.slice(0, i)}/${escapeToken(name)}`;
-      return escaped.length <= MAX_POINTER ? { pointer: escaped } : { pointer: pointer.slice(0, i), name };
-    }
-  }
-  return { pointer: pointer.length <= MAX_POINTER ? pointer : '' };
-}
-
 /**
  * AJV errors as the stub reports them: express-openapi-validator's path (the instance path, plus the missing or
  * unknown property), then server/errors.ts's mapping into the body (`/body` dropped) or onto `/headers/NAME`,
@@ -266,19 +241,6 @@ function toProblemErrors(errors: CheckError[], body: unknown): ProblemError[] {
     const found = unknownProperty(pointer, body);
     return { pointer: found.pointer, detail: found.name ? `${detail}: ${found.name.slice(0, 100)}` : detail };
   });
-}
-
-/** JSON with every object's keys sorted (server/idempotency.ts canonicalJson): a key's request identity. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const object = value as Record<string, unknown>;
-    return `{${Object.keys(object)
-      .sort()
-      .map((key) => `${JSON.stringify(key)}:${canonicalJson(object[key])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 /** A UUID v7 (time-ordered), as the stub gives its users. */
@@ -373,19 +335,7 @@ export function createContractMock(options: ContractMockOptions = {}): ContractM
     }
     const now = Date.now();
     const createdAt = new Date(now).toISOString();
-    const created = batch.users.map((input) => ({
-      id: uuidv7(now),
-      email: input.email,
-      avatar_image_url: null,
-      first_name: input.first_name,
-      last_name: input.last_name,
-      external_user_id: input.external_user_id,
-      full_name: `${input.first_name} ${input.last_name}`,
-      phone: input.phone ?? null,
-      status: 'Active',
-      created_at: createdAt,
-      userVacations: [],
-    }));
+    const created = batch.users.map((input) => newUser(input as unknown as CreateUser, uuidv7(now), createdAt));
     if (options.stateful) {
       for (const user of batch.users) taken.add(user.external_user_id!);
       users.set(tenant, taken);

@@ -8,6 +8,7 @@ import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { PROBLEM_KINDS, PROBLEM_TYPE_BASE, type ProblemKind } from '../generated/problem-kinds.js';
 import type { components } from '../generated/schema.js';
+import { escapeToken, unknownProperty } from './pointers.js';
 
 export type Problem = components['schemas']['Problem'];
 export type ProblemError = components['schemas']['ProblemError'];
@@ -59,41 +60,6 @@ interface ThirdPartyError {
   path?: string;
   errors?: { path?: string; message?: string; errorCode?: string }[];
   headers?: Record<string, string>;
-}
-
-const MAX_POINTER = 300;
-
-/** Escapes one JSON Pointer reference token (RFC 6901). */
-function escapeToken(token: string): string {
-  return token.replace(/~/g, '~0').replace(/\//g, '~1');
-}
-
-/** The value at a JSON Pointer in `body`, or undefined. */
-function at(body: unknown, pointer: string): unknown {
-  if (pointer === '') return body;
-  let value = body;
-  for (const token of pointer.slice(1).split('/')) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<string, unknown>)[token.replace(/~1/g, '/').replace(/~0/g, '~')];
-  }
-  return value;
-}
-
-/**
- * The validator reports an unknown property as the object's (escaped) pointer, a slash and the property's raw
- * name, which may itself hold `/` or `~`. Find the split where the name really is a key of that object, and escape
- * it; a pointer longer than the contract allows points at the object instead, and `detail` names the property.
- */
-function unknownProperty(pointer: string, body: unknown): { pointer: string; name?: string } {
-  for (let i = pointer.indexOf('/'); i !== -1; i = pointer.indexOf('/', i + 1)) {
-    const object = at(body, pointer.slice(0, i));
-    const name = pointer.slice(i + 1);
-    if (object && typeof object === 'object' && !Array.isArray(object) && Object.hasOwn(object, name)) {
-      const escaped = `${pointer.slice(0, i)}/${escapeToken(name)}`;
-      return escaped.length <= MAX_POINTER ? { pointer: escaped } : { pointer: pointer.slice(0, i), name };
-    }
-  }
-  return { pointer: pointer.length <= MAX_POINTER ? pointer : '' };
 }
 
 /**

@@ -4,27 +4,14 @@
  * request that first ran under it, and a request's identity is a digest of its operation and canonical body.
  */
 import { createHash } from 'node:crypto';
+import { canonicalJson } from './canonical-json.js';
+
+export { canonicalJson };
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const REPLAYED_HEADER = 'Idempotent-Replayed';
 /** How long a key is remembered; the contract promises 24 hours. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
-
-/**
- * JSON with every object's keys sorted, so bodies that differ only in whitespace or key order serialize alike.
- * @example canonicalJson({ b: 1, a: [{ d: 2, c: 3 }] }) // '{"a":[{"c":3,"d":2}],"b":1}'
- */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const object = value as Record<string, unknown>;
-    return `{${Object.keys(object)
-      .sort()
-      .map((key) => `${JSON.stringify(key)}:${canonicalJson(object[key])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 /**
  * The fingerprint stored with a key: the same key sent to another operation, or with another body, is a misuse.

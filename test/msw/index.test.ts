@@ -3,7 +3,7 @@
  * helper, Prefer, the stateful option and reset(), CORS, and that the handlers need nothing but msw at run time.
  */
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { createUsersClient } from '../../client/index.js';
@@ -89,11 +89,28 @@ describe('createMockApi({ stateful: true }) under msw/node', () => {
 });
 
 describe('what hesh-users-contract/msw imports at run time', () => {
-  it('is msw and its own files only: no ajv, no spec file, nothing of the server', () => {
-    const files = ['msw/index.ts', 'msw/contract-mock.ts', 'generated/mock-contract.ts', 'generated/problem-kinds.ts'];
-    const imports = files.flatMap((file) =>
-      [...readFileSync(join(ROOT, file), 'utf8').matchAll(/^import (?!type )[^;]*? from '([^']+)'/gm)].map((m) => m[1]!),
-    );
-    expect([...new Set(imports)].sort()).toEqual(['../generated/mock-contract.js', '../generated/problem-kinds.js', './contract-mock.js', 'msw']);
+  /** Every file msw/index.ts loads at run time (relative imports, followed), and every package or Node module named. */
+  function runtimeImports(): { files: string[]; modules: string[] } {
+    const files = new Set<string>();
+    const modules = new Set<string>();
+    const visit = (file: string) => {
+      if (files.has(file)) return;
+      files.add(file);
+      for (const [, specifier] of readFileSync(join(ROOT, file), 'utf8').matchAll(/^(?:import|export) (?!type )[^;]*? from '([^']+)'/gm)) {
+        if (specifier!.startsWith('.')) visit(relative(ROOT, resolve(dirname(join(ROOT, file)), specifier!.replace(/\.js$/, '.ts'))));
+        else modules.add(specifier!);
+      }
+    };
+    visit('msw/index.ts');
+    return { files: [...files].sort(), modules: [...modules].sort() };
+  }
+
+  it("is msw and the package's own plain modules only: no ajv, no Node API, no spec file, no server runtime", () => {
+    const { files, modules } = runtimeImports();
+    expect(modules).toEqual(['msw']);
+    // The stub's pure helpers the mocks share (pointers, canonical JSON, the user a batch entry becomes), nothing else
+    // of server/: no Express, no storage engine, no config.
+    expect(files.filter((f) => f.startsWith('server/'))).toEqual(['server/canonical-json.ts', 'server/pointers.ts', 'server/storage/storage.ts']);
+    expect(files).not.toContain('generated/openapi.json');
   });
 });
