@@ -555,6 +555,17 @@ export function applyTextMutation(text: string, m: TextMutation): string {
   }
 }
 
+/** The payload as a body of a few chunks, so the server sees Transfer-Encoding: chunked and no Content-Length. */
+export function chunkedBody(payload: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      const step = Math.max(1, Math.ceil(payload.length / 3));
+      for (let i = 0; i < payload.length; i += step) controller.enqueue(payload.subarray(i, i + step));
+      controller.close();
+    },
+  });
+}
+
 export function encode(text: string, charset: FuzzCase['charset']): Uint8Array {
   return Buffer.from(text, charset === 'utf-8' ? 'utf8' : charset);
 }

@@ -32,6 +32,7 @@ import {
 } from './operation.js';
 import {
   BODY_LIMIT,
+  chunkedBody,
   fuzzCase,
   MAX_HEADER_SIZE,
   materialize,
@@ -126,16 +127,7 @@ interface Answer {
 
 async function send(url: string, m: Materialized, chunked: boolean): Promise<Answer> {
   const payload = m.payload;
-  const body = chunked
-    ? new ReadableStream<Uint8Array>({
-        start(controller) {
-          // A few chunks, so the server sees Transfer-Encoding: chunked and no Content-Length.
-          const step = Math.max(1, Math.ceil(payload.length / 3));
-          for (let i = 0; i < payload.length; i += step) controller.enqueue(payload.subarray(i, i + step));
-          controller.close();
-        },
-      })
-    : payload;
+  const body = chunked ? chunkedBody(payload) : payload;
   let response: Response;
   let text: string;
   try {

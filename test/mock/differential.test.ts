@@ -22,7 +22,7 @@ import type { RunningServer } from '../../server/start.js';
 import type { User } from '../../server/storage/storage.js';
 import { contractViolations } from '../helpers/contract.js';
 import { OTHER_TENANT, startStub, TENANT } from '../helpers/stub.js';
-import { fuzzCase, MAX_HEADER_SIZE, MAX_ITEMS, materialize, type FuzzCase, type Materialized, type State } from '../hardening/fuzz-cases.js';
+import { chunkedBody, fuzzCase, MAX_HEADER_SIZE, MAX_ITEMS, materialize, type FuzzCase, type Materialized, type State } from '../hardening/fuzz-cases.js';
 import { OPERATION } from '../hardening/operation.js';
 
 const SEED = Number(process.env.DIFF_SEED ?? 20_261_201);
@@ -150,13 +150,7 @@ async function send(base: string, c: Case, w: Wire): Promise<Answer> {
   const body = !hasBody
     ? undefined
     : w.chunked
-      ? new ReadableStream<Uint8Array>({
-          start(controller) {
-            const step = Math.max(1, Math.ceil(payload.length / 3));
-            for (let i = 0; i < payload.length; i += step) controller.enqueue(payload.subarray(i, i + step));
-            controller.close();
-          },
-        })
+      ? chunkedBody(payload)
       : payload;
   try {
     const response = await fetch(base + c.path + c.query, {
