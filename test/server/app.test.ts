@@ -207,6 +207,12 @@ describe('POST /api/v1/public/users/batch on the stub', () => {
       const res = await post(stub.url, body, { 'x-tenant-id': TENANT, 'content-type': type });
       expectProblem(res, 415, 'unsupported-media-type');
     });
+
+    it('refuses a zstd-coded JSON body with 415 on every Node, as the mocks do (body-parser inflates zstd on Node 22.15+)', async () => {
+      const users = fresh(1);
+      const res = await post(stub.url, { users }, { ...JSON_HEADERS, 'content-encoding': 'ZSTD' });
+      expectProblem(res, 415, 'unsupported-media-type');
+    });
   });
 
   describe('everything else', () => {
