@@ -10,6 +10,7 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
 import { noteSurrogateEscapes, rejectIllFormedStrings } from './well-formed.js';
 import { jsonBody } from './json-body.js';
+import { bodyBudget } from './body-budget.js';
 import { memoizeValidatorPathRegexps } from './path-regexp-cache.js';
 import { ApiError, errorHandler, requestIdOf } from './errors.js';
 import { createHandlers } from './handlers/index.js';
@@ -36,6 +37,8 @@ export interface AppOptions {
   logger: Logger;
   /** Largest accepted request body, in bytes. */
   bodyLimit: number;
+  /** Request bodies held at once, in bytes, before later ones wait unread (BODIES_IN_FLIGHT); 0 or absent: no cap. */
+  bodiesInFlight?: number;
   /** Requests per minute per tenant (or per IP address without a known tenant); 0 turns rate limiting off. */
   rateLimitPerMinute: number;
   /** Origins whose pages may call the API from a browser (CORS_ORIGINS); none by default. */
@@ -119,6 +122,7 @@ export async function createApp(options: AppOptions): Promise<Express> {
   app.use(
     chain(
       ...(rateLimitPerMinute > 0 ? [tenantRateLimit({ perMinute: rateLimitPerMinute, storage, logger })] : []),
+      bodyBudget(options.bodiesInFlight ?? 0),
       jsonBody({ limit: bodyLimit, verify: noteSurrogateEscapes }),
       rejectIllFormedStrings(),
       ...OpenApiValidator.middleware({

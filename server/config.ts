@@ -29,6 +29,8 @@ export interface Config {
   tenants: string[];
   /** The largest request body accepted, in bytes. */
   bodyLimit: number;
+  /** Request bodies held at once, in bytes, before later requests wait unread (see server/body-budget.ts); 0: no cap. */
+  bodiesInFlight: number;
   logLevel: LogLevel;
   /** How long a shutdown waits for requests in flight before it closes their connections. */
   shutdownTimeoutMs: number;
@@ -135,6 +137,10 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
   if (bodyLimit === undefined || bodyLimit < 1024 || bodyLimit > 256 * 1024 * 1024) {
     throw new ConfigError(`BODY_LIMIT must be a size from 1kb to 256mb such as "4mb", not "${env.BODY_LIMIT}"`);
   }
+  const bodiesInFlight = env.BODIES_IN_FLIGHT === '0' ? 0 : size(env.BODIES_IN_FLIGHT ?? '1mb');
+  if (bodiesInFlight === undefined || (bodiesInFlight !== 0 && bodiesInFlight < 1024) || bodiesInFlight > 1024 * 1024 * 1024) {
+    throw new ConfigError(`BODIES_IN_FLIGHT must be 0 (no cap) or a size from 1kb to 1024mb such as "1mb", not "${env.BODIES_IN_FLIGHT}"`);
+  }
   const maxHeaderSize = size(env.MAX_HEADER_SIZE ?? '16kb');
   if (maxHeaderSize === undefined || maxHeaderSize < 4 * 1024 || maxHeaderSize > 64 * 1024) {
     throw new ConfigError(`MAX_HEADER_SIZE must be a size from 4kb to 64kb such as "16kb", not "${env.MAX_HEADER_SIZE}"`);
@@ -170,6 +176,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     database: database(env),
     tenants,
     bodyLimit,
+    bodiesInFlight,
     logLevel,
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000),

@@ -59,6 +59,7 @@ export async function startServer(
     storage,
     logger,
     bodyLimit: config.bodyLimit,
+    bodiesInFlight: config.bodiesInFlight,
     rateLimitPerMinute: config.rateLimitPerMinute,
     corsOrigins: config.corsOrigins,
     ...extra,

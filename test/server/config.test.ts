@@ -9,6 +9,7 @@ describe('parseConfig', () => {
       database: { kind: 'sqlite', path: 'data/hesh-users.sqlite' },
       tenants: [DEFAULT_TENANT],
       bodyLimit: 4 * 1024 * 1024,
+      bodiesInFlight: 1024 * 1024,
       logLevel: 'info',
       shutdownTimeoutMs: 10_000,
       rateLimitPerMinute: 600,
@@ -44,6 +45,9 @@ describe('parseConfig', () => {
     });
     expect(config.database).toEqual({ kind: 'sqlite', path: '/var/lib/hesh/users.sqlite' });
     expect(config.bodyLimit).toBe(512 * 1024);
+    expect(config.bodiesInFlight).toBe(1024 * 1024);
+    expect(parseConfig({ BODIES_IN_FLIGHT: '256kb' }).bodiesInFlight).toBe(256 * 1024);
+    expect(parseConfig({ BODIES_IN_FLIGHT: '0' }).bodiesInFlight).toBe(0);
     expect(config.tenants).toEqual([DEFAULT_TENANT, 'a3c1f0de-5b7e-4c2a-9f1d-6e8b0c4d2a71']);
     expect(config.port).toBe(0);
     expect(parseConfig({ DATABASE_URL: ':memory:' }).database).toEqual({ kind: 'sqlite', path: ':memory:' });
@@ -89,6 +93,8 @@ describe('parseConfig', () => {
     ['HESH_TENANTS', 'acme', /HESH_TENANTS must list UUID v4/],
     ['BODY_LIMIT', 'lots', /BODY_LIMIT must be a size/],
     ['BODY_LIMIT', '10', /BODY_LIMIT must be a size/],
+    ['BODIES_IN_FLIGHT', 'many', /BODIES_IN_FLIGHT must be 0 \(no cap\) or a size/],
+    ['BODIES_IN_FLIGHT', '100', /BODIES_IN_FLIGHT must be 0 \(no cap\) or a size from 1kb/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL must be one of/],
     ['SHUTDOWN_TIMEOUT_MS', '-1', /SHUTDOWN_TIMEOUT_MS/],
     ['RATE_LIMIT_PER_MINUTE', '-5', /RATE_LIMIT_PER_MINUTE must be a whole number from 0/],
