@@ -37,7 +37,7 @@ export interface AppOptions {
   logger: Logger;
   /** Largest accepted request body, in bytes. */
   bodyLimit: number;
-  /** Request bodies held at once, in bytes, before later ones wait unread (BODIES_IN_FLIGHT); 0 or absent: no cap. */
+  /** Request bodies worked on at once, in bytes, before later ones wait once read (BODIES_IN_FLIGHT); 0 or absent: no cap. */
   bodiesInFlight?: number;
   /** Requests per minute per tenant (or per IP address without a known tenant); 0 turns rate limiting off. */
   rateLimitPerMinute: number;
@@ -122,9 +122,10 @@ export async function createApp(options: AppOptions): Promise<Express> {
   app.use(
     chain(
       ...(rateLimitPerMinute > 0 ? [tenantRateLimit({ perMinute: rateLimitPerMinute, storage, logger })] : []),
-      bodyBudget(options.bodiesInFlight ?? 0),
       jsonBody({ limit: bodyLimit, verify: noteSurrogateEscapes }),
       rejectIllFormedStrings(),
+      // Once the body is read, and before the work on it: a client still sending holds no one else back.
+      bodyBudget(options.bodiesInFlight ?? 0),
       ...OpenApiValidator.middleware({
         apiSpec: JSON.parse(text),
         validateRequests: { allErrors: true },

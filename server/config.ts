@@ -29,7 +29,7 @@ export interface Config {
   tenants: string[];
   /** The largest request body accepted, in bytes. */
   bodyLimit: number;
-  /** Request bodies held at once, in bytes, before later requests wait unread (see server/body-budget.ts); 0: no cap. */
+  /** Request bodies worked on at once, in bytes, before later ones wait once read (see server/body-budget.ts); 0: no cap. */
   bodiesInFlight: number;
   logLevel: LogLevel;
   /** How long a shutdown waits for requests in flight before it closes their connections. */

@@ -1,7 +1,7 @@
 /**
- * The budget of request bodies in flight (server/body-budget.ts, BODIES_IN_FLIGHT): later bodies wait unread, in
- * order, and every request is still answered; a body over the budget goes alone; a client that leaves while waiting
- * gives its place back; requests without a body never wait.
+ * The budget of request bodies in flight (server/body-budget.ts, BODIES_IN_FLIGHT): later bodies wait, in order,
+ * and every request is still answered; a body over the budget goes alone; a client that leaves while waiting gives
+ * its place back; a body still being sent, and a request without a body, never count.
  */
 import { once } from 'node:events';
 import { request, type Server } from 'node:http';
@@ -19,8 +19,8 @@ function heldApp(max: number) {
   const held: { name: string; release: () => void }[] = [];
   const admitted: string[] = [];
   const app = express();
-  app.use(bodyBudget(max));
   app.use(express.text({ type: '*/*', limit: '1mb' }));
+  app.use(bodyBudget(max));
   app.all('/{*any}', (req, res) => {
     const name = String(req.headers['x-name']);
     admitted.push(name);
@@ -136,6 +136,26 @@ describe('bodyBudget', () => {
     await until(() => admitted.length === 3);
     held.pop()!.release();
     expect(await last.answer).toBe('done last');
+  });
+
+  it('counts a body only once it has been received: a client still sending holds no one else back', async () => {
+    const { app, held, admitted } = heldApp(1000);
+    const listening = await listen(app);
+    server = listening.server;
+    // Says 900 bytes, sends 10 and stops there.
+    const slow = request({ host: '127.0.0.1', port: listening.port, method: 'POST', path: '/', headers: { 'x-name': 'slow', 'content-type': 'text/plain', 'content-length': 900 } });
+    slow.on('error', () => {});
+    slow.write('x'.repeat(10));
+    await settle();
+    const quick = send(listening.port, 'quick', 900);
+    await until(() => held.length === 1);
+    expect(admitted).toEqual(['quick']);
+    held.pop()!.release();
+    expect(await quick.answer).toBe('done quick');
+    slow.end('x'.repeat(890));
+    await until(() => admitted.length === 2);
+    expect(admitted).toEqual(['quick', 'slow']);
+    held.pop()!.release();
   });
 
   it('never holds a request without a body, and admits everything at once with a budget of 0', async () => {
