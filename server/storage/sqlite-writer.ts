@@ -3,7 +3,8 @@
  * sqlite-writer-thread.mjs), which runs every statement of the storage, one job at a time, in the order the event
  * loop sent them. The event loop does HTTP, parsing and validation meanwhile, and a second core stores.
  *
- * Everything that must be atomic lives here: each batch is one IMMEDIATE transaction, the in-batch and stored
+ * Everything that must be atomic lives here: each batch is one IMMEDIATE transaction (or a savepoint of its own in
+ * one transaction shared by the batches that came together, see insertGroup), the in-batch and stored
  * external_user_id conflicts are found here, idempotency records are written in the batch's transaction, and the WAL
  * is checkpointed by this same connection between jobs, so no other connection of the process ever holds the write
  * lock against it (a checkpoint thread beside the writer did, and a busy process got "database is locked").
@@ -474,9 +475,64 @@ function startWriter(port: MessagePort, { path }: WriterData): void {
       queue = queue.then(() => serve(message));
     }
   };
-  // The event loop sends its jobs in arrays too (see sqlite.ts).
+  /**
+   * Batches that came together, stored in one IMMEDIATE transaction with one COMMIT (group commit: at batch 1 the
+   * COMMIT is most of a job's cost). Each batch runs in a savepoint of its own (insertUsers called inside a
+   * transaction), so a refused or failed batch leaves nothing behind and the others stand; every answer is sent only
+   * after the COMMIT. Should SQLite end the transaction itself (an I/O error, a full disk), or the COMMIT fail, every
+   * batch of the group fails and none is stored.
+   */
+  const insertGroup = db.transaction((batches: BatchJob[], failures: unknown[]) => {
+    batches.forEach((batch, i) => {
+      try {
+        insertUsers(batch);
+      } catch (error) {
+        try {
+          failures[i] = conflictOf(batch, error);
+        } catch (other) {
+          if (!db.inTransaction) throw other;
+          failures[i] = other;
+        }
+      }
+    });
+  });
+  const serveGroup = (jobs: Extract<WriterJob, { op: 'createUsers' }>[]) => {
+    const started = performance.now();
+    const failures = new Array<unknown>(jobs.length);
+    try {
+      insertGroup.immediate(
+        jobs.map((job) => ({ ...job, rows: JSON.parse(job.rows) as BatchJob['rows'] })),
+        failures,
+      );
+      jobs.forEach((job, i) => {
+        const failure = failures[i];
+        send(failure ? { type: 'failed', id: job.id, error: toWriterError(failure) } : { type: 'done', id: job.id });
+      });
+    } catch (error) {
+      for (const job of jobs) send({ type: 'failed', id: job.id, error: toWriterError(error) });
+    }
+    if (performance.now() - started >= EAGER_REPLY_MS) flush();
+    checkpoint();
+  };
+  // The event loop sends its jobs in arrays too (see sqlite.ts); the createUsers jobs that come one after another
+  // in an array are stored as one group.
   port.on('message', (messages: WriterMessage[]) => {
-    for (const message of messages) receive(message);
+    let group: Extract<WriterJob, { op: 'createUsers' }>[] = [];
+    const enqueueGroup = () => {
+      if (group.length === 0) return;
+      const jobs = group;
+      group = [];
+      queue = queue.then(() => (jobs.length === 1 ? serve(jobs[0]!) : serveGroup(jobs)));
+    };
+    for (const message of messages) {
+      if (!('type' in message) && message.op === 'createUsers') {
+        group.push(message);
+      } else {
+        enqueueGroup();
+        receive(message);
+      }
+    }
+    enqueueGroup();
   });
   port.postMessage([{ type: 'opened' }] satisfies WriterReply[]);
 }

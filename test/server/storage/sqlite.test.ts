@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { migrate, MIGRATIONS, openSqliteStorage } from '../../../server/storage/sqlite.js';
 import type { Worker } from 'node:worker_threads';
 import {
+  ExternalUserIdConflict,
   type IdempotentRequest,
   type Storage,
   StorageUnavailable,
@@ -133,6 +134,41 @@ describe('openSqliteStorage', () => {
       expect([0, 1000], `batch ${i}`).toContain(n);
       if (s.status === 'fulfilled') expect(n, `batch ${i}`).toBe(1000);
     });
+  });
+
+  it('stores the batches that reach the writer together in one transaction, each whole or refused on its own', async () => {
+    const path = tempFile();
+    const storage = await storageAt(path);
+    await storage.createUsers(TENANT, makeUsers(1, 'taken'));
+    const [good0, good1, good2] = ['good0', 'good1', 'good2'].map((tag) => makeUsers(3, tag));
+    const takenOne = [...makeUsers(2, 'stored'), ...makeUsers(1, 'taken')];
+    const repeated = [...makeUsers(2, 'twice'), makeUsers(1, 'twice')[0]!];
+    // No email: not a conflict but a NOT NULL failure, which the contract's validation would have refused.
+    const broken = makeUsers(2, 'broken').map((u, i) => (i === 1 ? { ...u, email: null as unknown as string } : u));
+    // Small batches sent in one turn of the event loop cross in one message, and the writer stores them as a group.
+    const settled = await Promise.allSettled(
+      [good0!, takenOne, good1!, repeated, broken, good2!].map((users) => storage.createUsers(TENANT, users)),
+    );
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    const reason = (i: number) => (settled[i] as PromiseRejectedResult).reason as ExternalUserIdConflict;
+    expect(reason(1)).toBeInstanceOf(ExternalUserIdConflict);
+    expect(reason(1).conflicts).toEqual([{ index: 2, reason: expect.stringMatching(/already/) }]);
+    expect(reason(3)).toBeInstanceOf(ExternalUserIdConflict);
+    expect(reason(3).conflicts.map((c) => c.index)).toEqual([2]);
+    expect(reason(4)).not.toBeInstanceOf(ExternalUserIdConflict);
+    expect(String(reason(4))).toMatch(/NOT NULL/);
+
+    const stored = (await storage.listUsers(TENANT)).map((u) => u.external_user_id).sort();
+    expect(stored).toEqual(['good0-0', 'good0-1', 'good0-2', 'good1-0', 'good1-1', 'good1-2', 'good2-0', 'good2-1', 'good2-2', 'taken-0']);
+    // What each fulfilled batch answered is what the file holds.
+    const ids = settled.flatMap((s) => (s.status === 'fulfilled' ? s.value.map((u) => u.id) : []));
+    const db = new Database(path, { readonly: true });
+    try {
+      const found = db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM users WHERE id IN (SELECT value FROM json_each(?))`).get(JSON.stringify(ids));
+      expect(found).toEqual({ n: 9 });
+    } finally {
+      db.close();
+    }
   });
 
   it('runs migrations twice on one connection without error or change', () => {
