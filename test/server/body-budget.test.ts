@@ -68,12 +68,17 @@ describe('bodyBudget', () => {
     server?.close();
     server = undefined;
   });
-
-  it('admits bodies while they fit in the budget, the rest in the order they came, and answers every one', async () => {
-    const { app, held, admitted } = heldApp(1000);
+  /** heldApp(max), listening on a free port until the test ends. */
+  const heldServer = async (max: number) => {
+    const { app, held, admitted } = heldApp(max);
     const listening = await listen(app);
     server = listening.server;
-    const sent = ['a', 'b', 'c', 'd', 'e'].map((name) => send(listening.port, name, 400));
+    return { held, admitted, port: listening.port };
+  };
+
+  it('admits bodies while they fit in the budget, the rest in the order they came, and answers every one', async () => {
+    const { held, admitted, port } = await heldServer(1000);
+    const sent = ['a', 'b', 'c', 'd', 'e'].map((name) => send(port, name, 400));
 
     await until(() => held.length === 2);
     await settle();
@@ -92,13 +97,11 @@ describe('bodyBudget', () => {
   });
 
   it('admits a body larger than the whole budget once nothing else is in flight, and nothing beside it', async () => {
-    const { app, held, admitted } = heldApp(1000);
-    const listening = await listen(app);
-    server = listening.server;
-    const small = send(listening.port, 'small', 100);
+    const { held, admitted, port } = await heldServer(1000);
+    const small = send(port, 'small', 100);
     await until(() => held.length === 1);
-    const big = send(listening.port, 'big', 5000);
-    const after = send(listening.port, 'after', 100);
+    const big = send(port, 'big', 5000);
+    const after = send(port, 'after', 100);
     await settle();
     expect(admitted).toEqual(['small']);
 
@@ -113,13 +116,11 @@ describe('bodyBudget', () => {
   });
 
   it('gives the place of a client that leaves while waiting, or while held, back to the next ones', async () => {
-    const { app, held, admitted } = heldApp(1000);
-    const listening = await listen(app);
-    server = listening.server;
-    const first = send(listening.port, 'first', 900);
+    const { held, admitted, port } = await heldServer(1000);
+    const first = send(port, 'first', 900);
     await until(() => held.length === 1);
-    const leaving = send(listening.port, 'leaving', 900);
-    const next = send(listening.port, 'next', 900);
+    const leaving = send(port, 'leaving', 900);
+    const next = send(port, 'next', 900);
     await settle();
     leaving.abort();
     await settle();
@@ -132,22 +133,20 @@ describe('bodyBudget', () => {
     held.pop()!.release();
     expect(await next.answer).toBe('done next');
     // Nothing is left counted: a body of the whole budget goes at once.
-    const last = send(listening.port, 'last', 1000);
+    const last = send(port, 'last', 1000);
     await until(() => admitted.length === 3);
     held.pop()!.release();
     expect(await last.answer).toBe('done last');
   });
 
   it('counts a body only once it has been received: a client still sending holds no one else back', async () => {
-    const { app, held, admitted } = heldApp(1000);
-    const listening = await listen(app);
-    server = listening.server;
+    const { held, admitted, port } = await heldServer(1000);
     // Says 900 bytes, sends 10 and stops there.
-    const slow = request({ host: '127.0.0.1', port: listening.port, method: 'POST', path: '/', headers: { 'x-name': 'slow', 'content-type': 'text/plain', 'content-length': 900 } });
+    const slow = request({ host: '127.0.0.1', port, method: 'POST', path: '/', headers: { 'x-name': 'slow', 'content-type': 'text/plain', 'content-length': 900 } });
     slow.on('error', () => {});
     slow.write('x'.repeat(10));
     await settle();
-    const quick = send(listening.port, 'quick', 900);
+    const quick = send(port, 'quick', 900);
     await until(() => held.length === 1);
     expect(admitted).toEqual(['quick']);
     held.pop()!.release();
@@ -159,12 +158,10 @@ describe('bodyBudget', () => {
   });
 
   it('never holds a request without a body, and admits everything at once with a budget of 0', async () => {
-    const { app, held, admitted } = heldApp(1000);
-    const listening = await listen(app);
-    server = listening.server;
-    send(listening.port, 'body', 1000);
+    const { held, admitted, port } = await heldServer(1000);
+    send(port, 'body', 1000);
     await until(() => held.length === 1);
-    send(listening.port, 'get', 0, 'GET');
+    send(port, 'get', 0, 'GET');
     await until(() => held.length === 2);
     expect(admitted).toEqual(['body', 'get']);
 
