@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
-import { type CreateUser, newUser } from '../server/storage/storage.js';
+import { type CreateUser, newUser } from '../core/storage.js';
 import { BATCH_PATH } from './data.js';
 
 /**

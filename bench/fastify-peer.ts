@@ -15,8 +15,8 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { SPEC_FILE } from '../server/app.js';
 import { ApiError, type ProblemKind, toProblem } from '../server/errors.js';
 import { BUSY_TIMEOUT_MS, migrate } from '../server/storage/sqlite-writer.js';
-import { batchConflict, type CreateUser, newUser, type User } from '../server/storage/storage.js';
-import { uuidv7 } from '../server/storage/uuid.js';
+import { batchConflict, type CreateUser, newUser, type User } from '../core/storage.js';
+import { uuidv7 } from '../core/uuid.js';
 import { BATCH_PATH } from './data.js';
 
 const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;

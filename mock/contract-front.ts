@@ -18,36 +18,23 @@
 import { once } from 'node:events';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { promisify } from 'node:util';
-import { brotliDecompress, gunzip, inflate } from 'node:zlib';
+import { DEFAULT_MAX_HEADER_SIZE } from '../core/limits.js';
+import { PROBLEMS } from '../core/problems.js';
 import {
   corsHeaders,
   createContractMock,
   DEFAULT_BODY_LIMIT,
   isAnswer,
   preflight,
-  problem,
+  problemAnswer,
   type AcceptedRequest,
   type MockAnswer,
 } from '../msw/contract-mock.js';
 
 /** How much of a compressed body the front keeps to inflate; beyond it, 413 (the stub: 400 if it does not inflate). */
 const COMPRESSED_BODY_KEPT = 64 * 1024 * 1024;
-/** The stub's default MAX_HEADER_SIZE (server/config.ts): a longer request head gets its 431. */
-const MAX_HEADER_SIZE = 16 * 1024;
 /** As server/start.ts: how long a refused connection may go on sending before it is closed. */
 const CLIENT_ERROR_LINGER_MS = 2_000;
-const DECODERS: Record<string, (bytes: Uint8Array) => Promise<Buffer>> = {
-  gzip: promisify(gunzip),
-  deflate: promisify(inflate),
-  br: promisify(brotliDecompress),
-};
-
-/** The Content-Encodings body-parser decodes (gzip, deflate, br), with zlib. */
-async function decompress(encoding: string, bytes: Uint8Array): Promise<Uint8Array | undefined> {
-  const decode = DECODERS[encoding];
-  return decode ? new Uint8Array(await decode(bytes)) : undefined;
-}
 
 /** A problem as a whole raw HTTP/1.1 response, as the stub writes one before routing (server/errors.ts). */
 function rawProblem(answer: MockAnswer): string {
@@ -125,7 +112,7 @@ export async function startContractFront(options: {
   checked?: boolean;
 }): Promise<ContractFront> {
   // Node's own parser enforces the head limit here (maxHeaderSize below), as it does for the stub.
-  const mock = createContractMock({ tenants: options.tenants, stateful: options.stateful, decompress, maxHeaderSize: Infinity });
+  const mock = createContractMock({ tenants: options.tenants, stateful: options.stateful, maxHeaderSize: Infinity });
 
   /** Prism's answer to an accepted request: only what picks the answer is sent, with a body the contract accepts. */
   const fromPrism = async (_req: IncomingMessage, accepted: AcceptedRequest, headers: Headers) => {
@@ -159,7 +146,7 @@ export async function startContractFront(options: {
     // content coding first, and never reads a body that is not JSON).
     const result = await mock.handle({ method: req.method ?? 'GET', url: req.url ?? '/', headers, body: body ?? null, size: body?.length ?? Infinity });
     if (isAnswer(result)) return send(res, result, origin);
-    relay(res, await fromPrism(req, result, headers), origin);
+    relay(res, await fromPrism(req, result, headers), origin, result);
   };
 
   /** The request as it came, for a spec the checker does not know. */
@@ -178,19 +165,22 @@ export async function startContractFront(options: {
     });
   };
 
-  const relay = async (res: ServerResponse, answer: Response, origin: string | null) => {
+  const relay = async (res: ServerResponse, answer: Response, origin: string | null, accepted?: AcceptedRequest) => {
     const out: Record<string, string> = {};
     answer.headers.forEach((value, name) => {
       if (!HOP_BY_HOP.has(name) && name !== 'content-encoding' && !PRISM_CORS.test(name)) out[name] = value;
     });
-    res.writeHead(answer.status, { ...out, ...corsHeaders(origin) }).end(Buffer.from(await answer.arrayBuffer()));
+    const text = await answer.text();
+    // Prism's answer made the request's own: its x-request-id, and its id as a problem's instance.
+    const owned = accepted ? mock.own(accepted, { status: answer.status, headers: out, body: text }) : { status: answer.status, headers: out, body: text };
+    send(res, owned, origin);
   };
 
-  const server: Server = createServer({ maxHeaderSize: MAX_HEADER_SIZE }, (req, res) => {
+  const server: Server = createServer({ maxHeaderSize: DEFAULT_MAX_HEADER_SIZE }, (req, res) => {
     handle(req, res).catch((error: unknown) => {
       // Prism went away mid-request: say so in the contract's words rather than hang up.
       if (!res.headersSent) {
-        send(res, problem('internal-error', `The mock could not answer: ${String(error)}`), req.headers.origin ?? null);
+        send(res, problemAnswer(PROBLEMS.internal()), req.headers.origin ?? null);
       } else res.destroy();
     });
   });
@@ -198,10 +188,7 @@ export async function startContractFront(options: {
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
     if (error.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent) return socket.destroy();
-    const answer =
-      error.code === 'HPE_HEADER_OVERFLOW'
-        ? problem('headers-too-large', 'The request line and headers are larger than the server accepts; send fewer or shorter headers. No user was created.')
-        : problem('invalid-request', 'The request is not well-formed HTTP/1.1. No user was created.');
+    const answer = problemAnswer(error.code === 'HPE_HEADER_OVERFLOW' ? PROBLEMS.headersTooLarge() : PROBLEMS.notHttp());
     socket.on('data', () => undefined);
     socket.resume();
     socket.end(rawProblem(answer));

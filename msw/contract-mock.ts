@@ -1,37 +1,37 @@
 /**
- * The one request checker and answerer the mocks share: the Prism front (mock/contract-front.ts) and the MSW
- * handlers (msw/index.ts) hand it a request and send what it answers. It refuses a request exactly where and how
- * the stub does, in the stub's order (body size, media type and charset, JSON syntax, Unicode, path, method,
- * tenant, media type of the operation, query, parameters and body against the contract), with the stub's pointers;
- * test/mock/differential.test.ts proves that on thousands of generated requests.
+ * The mock side of the contract, shared by its two mock hosts, the Prism front (mock/contract-front.ts) and the MSW
+ * handlers (msw/index.ts): each hands it a request and sends what it answers. It checks a request where and as the
+ * stub's libraries do (body, path, method, tenant, media type, parameters and body against the contract, with the
+ * request checkers `npm run generate` compiles with express-openapi-validator's options), and then runs the core:
+ * every rule (core/) and every operation's handler (core/operations/) is the stub's own code, on a memory store.
  *
- * A request the contract accepts gets a documented answer: the status `Prefer` asks for, or, when stateful, what
- * the stub would answer (users remembered per tenant for the life of the mock, 409 for a taken or repeated
- * external_user_id, Idempotency-Key replays); otherwise `undefined`, and the caller picks the answer (Prism, or
- * the spec's first example).
+ * A stateful mock runs the operation's handler (users and Idempotency-Keys kept for its life). A stateless one runs
+ * only the part of the handler that needs no storage (Operation.check) and leaves a request that passes it to its
+ * host, which answers an example (MSW) or asks Prism. `Prefer` always leaves the answer to the host.
  *
- * Runs anywhere fetch does (Node, browsers, service workers): it imports nothing but the generated contract.
+ * No Node API: it runs in Node, browsers and service workers.
  */
 import { CHECKERS, MOCK_OPERATIONS, type CheckError, type MockOperation } from '../generated/mock-contract.js';
-import { PROBLEM_KINDS, PROBLEM_TYPE_BASE, type ProblemKind } from '../generated/problem-kinds.js';
-import { canonicalJson } from '../server/canonical-json.js';
-import { escapeToken, unknownProperty } from '../server/pointers.js';
-import { newUser, type CreateUser } from '../server/storage/storage.js';
+import { bodyEncodingError, codingOf, inflate, isJsonType, mediaTypeOf, parseJson } from '../core/body.js';
+import { InFlightKeys } from '../core/idempotency.js';
+import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_HEADER_SIZE } from '../core/limits.js';
+import { createMemoryStore, type MemoryStore } from '../core/memory-store.js';
+import { apiErrorOf, problemOutcome, type OperationId, type OperationInput, type Outcome } from '../core/operation.js';
+import { checkOperation, runOperation } from '../core/operations/index.js';
+import { unknownProperty } from '../core/pointers.js';
+import { ApiError, KIND_HEADERS, kindOf, PROBLEM_CONTENT_TYPE, PROBLEM_KINDS, PROBLEMS, type ProblemError, type ProblemKind } from '../core/problems.js';
+import { REQUEST_ID_HEADER, requestIdFrom } from '../core/request-id.js';
+import { resolveTenant } from '../core/tenant.js';
+import { illFormedStrings } from '../core/well-formed.js';
 
-/** The stub's default BODY_LIMIT (server/config.ts). */
-export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
-/** The stub's default MAX_HEADER_SIZE (server/config.ts). */
-export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
+export { DEFAULT_BODY_LIMIT, DEFAULT_MAX_HEADER_SIZE };
+
 /** Headers a browser page may read from an answer: every response header the contract documents, but CORS's own. */
 export const EXPOSED_HEADERS = [
   ...new Set(MOCK_OPERATIONS.flatMap((o) => Object.values(o.responses).flatMap((r) => r.headers)).filter((h) => !/^access-control-/i.test(h))),
 ];
-const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
-/** As server/errors.ts: the contract's limits on a problem. */
-const MAX_ERRORS = 1000;
-const MAX_SURROGATES_REPORTED = 100;
-const IDEMPOTENCY_HEADER = 'idempotency-key';
-const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** The methods of the contract's operations, as a preflight answer lists them. */
+const METHODS = [...new Set(MOCK_OPERATIONS.map((o) => o.method))];
 
 export interface MockRequest {
   method: string;
@@ -55,21 +55,16 @@ export interface ContractMockOptions {
   tenants?: readonly string[];
   /** Remember users and Idempotency-Keys per tenant, and answer as the stub does. */
   stateful?: boolean;
-  /** Largest body, in bytes; the stub's default (4 MB) unless given. */
+  /** Largest body, in bytes; the stub's default unless given. */
   bodyLimit?: number;
   /**
-   * Largest request line and headers, in bytes, as the stub's MAX_HEADER_SIZE (16 KiB): over it, 431. Counted from
-   * what the handler sees (a browser adds headers of its own), so it is exact only away from the limit.
+   * Largest request line and headers, in bytes, as the stub's MAX_HEADER_SIZE: over it, 431. Counted from what the
+   * handler sees (a browser adds headers of its own), so it is exact only away from the limit.
    */
   maxHeaderSize?: number;
-  /**
-   * Decodes a Content-Encoding; by default gzip and deflate, with DecompressionStream (browsers have no brotli
-   * there). Return undefined for an encoding it does not know (415, as the stub answers one it does not know).
-   */
-  decompress?: (encoding: string, bytes: Uint8Array) => Promise<Uint8Array | undefined>;
 }
 
-/** An accepted request, for the caller to answer: the operation, and what `Prefer` asks for. */
+/** An accepted request, for the host to answer: the operation, and what `Prefer` asks for. */
 export interface AcceptedRequest {
   operation: MockOperation;
   /**
@@ -78,9 +73,9 @@ export interface AcceptedRequest {
    * Prism does neither).
    */
   path: string;
-  body: unknown;
-  tenant: string | null;
   prefer: Prefer;
+  /** The request's id: every answer carries it (core/request-id.ts). */
+  requestId: string;
 }
 
 export interface Prefer {
@@ -91,41 +86,34 @@ export interface Prefer {
 
 export interface ContractMock {
   /**
-   * A refusal or (stateful, or `Prefer`) an answer; an AcceptedRequest when the caller must pick the answer, or
-   * always, for a request the contract accepts, when `check` is `'only'`.
+   * A refusal, or the core's answer; an AcceptedRequest when the host must pick the answer (`Prefer`, a stateless
+   * mock's accepted request), or always, for a request the contract accepts, when `check` is `'only'`.
    */
   handle(request: MockRequest, check?: 'only'): Promise<MockAnswer | AcceptedRequest>;
-  /** The answer an operation gives with this status and example (the first one without a name), or undefined. */
-  example(operationId: string, status: number, name?: string): MockAnswer | undefined;
+  /**
+   * The answer an operation documents with this status and example (the first one without a name), for an accepted
+   * request; undefined when it documents none.
+   */
+  example(accepted: AcceptedRequest, status: number, name?: string): MockAnswer | undefined;
+  /** An answer from elsewhere (Prism) made the request's own: its x-request-id, and its id as a problem's instance. */
+  own(accepted: AcceptedRequest, answer: MockAnswer): MockAnswer;
   /** Forgets every stored user and key. */
   reset(): void;
 }
 
-interface ProblemError {
-  pointer: string;
-  detail: string;
-}
-
-/** The problem body of one kind, as server/errors.ts toProblem builds it. */
-export function problem(kind: ProblemKind, detail: string, errors?: ProblemError[], headers: Record<string, string> = {}): MockAnswer {
-  const { status, title } = PROBLEM_KINDS[kind];
-  const body = {
-    type: PROBLEM_TYPE_BASE + kind,
-    title,
-    status,
-    detail,
-    instance: `urn:uuid:${crypto.randomUUID()}`,
-    ...(errors ? { errors: errors.slice(0, MAX_ERRORS) } : {}),
+/** An outcome of the core as a mock sends it. */
+function toAnswer(outcome: Outcome, requestId: string): MockAnswer {
+  const type = outcome.status >= 400 ? PROBLEM_CONTENT_TYPE : 'application/json; charset=utf-8';
+  return {
+    status: outcome.status,
+    headers: { ...outcome.headers, 'content-type': type, [REQUEST_ID_HEADER]: requestId },
+    body: JSON.stringify(outcome.body),
   };
-  return { status, headers: { ...headers, 'content-type': 'application/problem+json; charset=utf-8' }, body: JSON.stringify(body) };
 }
 
-function json(status: number, body: unknown, headers: Record<string, string> = {}): MockAnswer {
-  return { status, headers: { ...headers, 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(body) };
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? ' was' : 's were'}`;
+/** The answer of a problem to the request `requestId` (a new id when the request could not be read). */
+export function problemAnswer(error: ApiError, requestId: string = crypto.randomUUID()): MockAnswer {
+  return toAnswer(problemOutcome(error, requestId), requestId);
 }
 
 /** Parses a Prefer header as Prism reads it: `code=409, example=DuplicateInBatch, dynamic=true`. */
@@ -139,86 +127,6 @@ export function parsePrefer(value: string | null): Prefer {
     else if (key === 'dynamic') prefer.dynamic = raw === 'true';
   }
   return prefer;
-}
-
-/** The media type of a Content-Type value, lower case, without parameters; '' for none. */
-function mediaTypeOf(contentType: string | null): string {
-  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-}
-
-/** The charset parameter, lower case, as body-parser reads it (content-type's parser); undefined without one. */
-function charsetOf(contentType: string): string | undefined {
-  const match = /;\s*charset\s*=\s*("?)([^";]*)\1\s*(?:;|$)/i.exec(contentType);
-  // An empty one makes the header unparsable for body-parser, which then reads the body as UTF-8.
-  return match && match[2] !== '' ? match[2]!.toLowerCase() : undefined;
-}
-
-/**
- * UTF-16 as iconv-lite (body-parser's decoder) reads it, not as TextDecoder: a lone surrogate is kept (and then
- * refused, as by the stub), an odd last byte dropped, a leading BOM stripped; `utf-16` picks its byte order from the
- * BOM, else from where the zero bytes of ASCII fall, else little-endian.
- */
-function decodeUtf16(bytes: Uint8Array, charset: string): string {
-  let bigEndian = charset === 'utf-16be';
-  if (charset === 'utf-16') {
-    if (bytes[0] === 0xfe && bytes[1] === 0xff) bigEndian = true;
-    else if (!(bytes[0] === 0xff && bytes[1] === 0xfe)) {
-      let le = 0;
-      let be = 0;
-      for (let i = 0; i + 1 < Math.min(bytes.length, 100); i += 2) {
-        if (bytes[i] === 0 && bytes[i + 1] !== 0) be++;
-        if (bytes[i] !== 0 && bytes[i + 1] === 0) le++;
-      }
-      bigEndian = be > le;
-    }
-  } else if (charset !== 'utf-16le') {
-    throw new Error(`no decoder for ${charset}`);
-  }
-  const units: number[] = [];
-  for (let i = 0; i + 1 < bytes.length; i += 2) units.push(bigEndian ? (bytes[i]! << 8) | bytes[i + 1]! : bytes[i]! | (bytes[i + 1]! << 8));
-  let text = '';
-  for (let i = 0; i < units.length; i += 8192) text += String.fromCharCode(...units.slice(i, i + 8192));
-  return text.startsWith('\ufeff') ? text.slice(1) : text;
-}
-
-/** Whether type-is, as express.json({ type: 'application/json' }) uses it, takes this Content-Type. */
-export function isJsonType(contentType: string | null): boolean {
-  if (!contentType) return false;
-  // type-is parses the header strictly (content-type): a malformed one matches nothing.
-  return /^application\/json\s*(;|$)/i.test(contentType.trim());
-}
-
-async function streamDecompress(encoding: string, bytes: Uint8Array): Promise<Uint8Array | undefined> {
-  if (encoding === 'identity') return bytes;
-  if (encoding !== 'gzip' && encoding !== 'deflate') return undefined;
-  const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream(encoding));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-/** A lone surrogate: what String.prototype.isWellFormed finds, for browsers and libs older than ES2024. */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-const isWellFormed = (s: string) => s.search(LONE_SURROGATE) === -1;
-const toWellFormed = (s: string) => s.replace(LONE_SURROGATE, '\ufffd');
-
-/** Pointers to every string value or key that is not well-formed Unicode (as server/well-formed.ts finds them). */
-function illFormedStrings(value: unknown): ProblemError[] {
-  const found: ProblemError[] = [];
-  const stack: [unknown, string][] = [[value, '']];
-  while (stack.length > 0 && found.length < MAX_SURROGATES_REPORTED) {
-    const [item, pointer] = stack.pop()!;
-    if (typeof item === 'string') {
-      if (!isWellFormed(item)) found.push({ pointer, detail: 'must not contain a lone surrogate (\\ud800-\\udfff)' });
-    } else if (Array.isArray(item)) {
-      for (let i = item.length - 1; i >= 0; i -= 1) stack.push([item[i], `${pointer}/${i}`]);
-    } else if (item !== null && typeof item === 'object') {
-      for (const [key, child] of Object.entries(item).reverse()) {
-        const childPointer = `${pointer}/${escapeToken(toWellFormed(key))}`;
-        if (!isWellFormed(key)) found.push({ pointer: childPointer, detail: 'property name must not contain a lone surrogate' });
-        stack.push([child, childPointer]);
-      }
-    }
-  }
-  return found;
 }
 
 /**
@@ -243,38 +151,25 @@ function toProblemErrors(errors: CheckError[], body: unknown): ProblemError[] {
   });
 }
 
-/** A UUID v7 (time-ordered), as the stub gives its users. */
-function uuidv7(now = Date.now()): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  const ms = now.toString(16).padStart(12, '0');
-  const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
-  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
-  return `${ms.slice(0, 8)}-${ms.slice(8, 12)}-7${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-}
-
-interface RoutePattern {
+interface Route {
   operation: MockOperation;
   regex: RegExp;
+  /** The path template's parameter names, in the order of the regex's groups. */
+  names: string[];
 }
 
 /** Express 5's routing: case-insensitive, an optional trailing slash, `{name}` one segment. */
-function routeOf(path: string): RegExp {
-  const source = path
+function routeOf(operation: MockOperation): Route {
+  const names: string[] = [];
+  const source = operation.path
     .split(/(\{[^}]+\})/)
-    .map((part) => (part.startsWith('{') ? `(?<${part.slice(1, -1).replace(/\W/g, '_')}>[^/]+)` : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .map((part) => {
+      if (!part.startsWith('{')) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      names.push(part.slice(1, -1));
+      return '([^/]+)';
+    })
     .join('');
-  return new RegExp(`^${source}/?$`, 'i');
-}
-
-/** A templated path with each `{name}` replaced by the segment the request had there. */
-function concretePath(template: string, params: Record<string, string>): string {
-  return template.replace(/\{([^}]+)\}/g, (_, name: string) => params[name.replace(/\W/g, '_')] ?? '');
-}
-
-interface StoredKey {
-  fingerprint: string;
-  at: number;
-  answer: MockAnswer;
+  return { operation, regex: new RegExp(`^${source}/?$`, 'i'), names };
 }
 
 /**
@@ -284,14 +179,121 @@ interface StoredKey {
 export function createContractMock(options: ContractMockOptions = {}): ContractMock {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const maxHeaderSize = options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE;
-  const tenants = options.tenants ? new Set(options.tenants.map((t) => t.toLowerCase())) : undefined;
-  const routes: RoutePattern[] = MOCK_OPERATIONS.map((operation) => ({ operation, regex: routeOf(operation.path) }));
-  const users = new Map<string, Set<string>>();
-  const keys = new Map<string, StoredKey>();
+  const store: MemoryStore = createMemoryStore({ tenants: options.tenants });
+  const deps = { store, inFlight: new InFlightKeys() };
+  const routes = MOCK_OPERATIONS.map(routeOf);
 
-  const example = (operationId: string, status: number, name?: string): MockAnswer | undefined => {
-    const operation = MOCK_OPERATIONS.find((o) => o.operationId === operationId);
-    const response = operation?.responses[String(status)];
+  /** The request's JSON body as the stub's reader leaves it: undefined when it reads none. */
+  const readBody = async (request: MockRequest, method: string): Promise<unknown> => {
+    const { headers } = request;
+    const contentType = headers.get('content-type');
+    const raw = request.body ?? new Uint8Array(0);
+    // express.json reads only application/json with a body (type-is: a Content-Length, even 0, or chunks; fetch
+    // sends Content-Length: 0 for a POST without one), before anything else (any path, any tenant).
+    const hasBody = raw.length > 0 || headers.has('content-length') || headers.has('transfer-encoding') || !['GET', 'HEAD'].includes(method);
+    if (!isJsonType(contentType) || !hasBody) return undefined;
+    const coding = codingOf(headers.get('content-encoding'));
+    const refused = bodyEncodingError(contentType!, coding);
+    if (refused) throw refused;
+    // The limit is on the inflated body: a compressed one is inflated first (and a broken one refused with 400).
+    if (coding === 'identity' && (request.size ?? raw.length) > bodyLimit) throw PROBLEMS.bodyTooLarge();
+    // A body the host did not keep (over what it reads) is too large whatever it inflates to.
+    if (request.size !== undefined && request.size > raw.length) throw PROBLEMS.bodyTooLarge();
+    const inflated = await inflate(coding, raw);
+    if (inflated.length > bodyLimit) throw PROBLEMS.bodyTooLarge();
+    const body = parseJson(inflated);
+    const bad = illFormedStrings(body);
+    if (bad.length > 0) throw PROBLEMS.illFormedStrings(bad);
+    return body;
+  };
+
+  /** Checks the request as the stub does; the accepted request and its input for the core, or throws an ApiError. */
+  const check = async (request: MockRequest, url: URL, method: string, requestId: string) => {
+    const { headers } = request;
+    // Node's HTTP parser, before the app: the request line and headers over the limit.
+    let head = method.length + url.pathname.length + url.search.length + 12;
+    headers.forEach((value, name) => {
+      head += name.length + value.length + 4;
+    });
+    if (head > maxHeaderSize) throw PROBLEMS.headersTooLarge();
+
+    let body = await readBody(request, method);
+
+    // The route, as express-openapi-validator finds it. A path without a template wins over a templated one that
+    // also matches, as in the stub: `GET /users/batch` asks for `/users/batch` (405 when it has no GET).
+    const matching = routes.filter((r) => r.regex.test(url.pathname));
+    const concrete = matching.filter((r) => r.names.length === 0);
+    const onPath = concrete.length > 0 ? concrete : matching;
+    if (onPath.length === 0) throw PROBLEMS.notFound();
+    const route = onPath.find((r) => r.operation.method === method);
+    if (!route) throw PROBLEMS.methodNotAllowed(onPath.map((r) => r.operation.method));
+    const { operation } = route;
+
+    // The security scheme: the core's tenant rule.
+    const tenant = operation.security ? await resolveTenant(headers.get(operation.security.header), (id) => store.tenantExists(id)) : '';
+
+    // The request's media type, then its parameters and body (express-openapi-validator's request validator).
+    if (operation.mediaTypes.length > 0 && !operation.mediaTypes.includes(mediaTypeOf(headers.get('content-type')))) {
+      throw PROBLEMS.unsupportedMediaType();
+    }
+    if (operation.mediaTypes.length > 0 && body === undefined) body = {};
+    for (const name of url.searchParams.keys()) {
+      if (!operation.query.includes(name)) throw PROBLEMS.invalidRequest([{ pointer: `/query/${name}`, detail: `Unknown query parameter '${name}'` }]);
+    }
+    const values = route.regex.exec(url.pathname)!.slice(1);
+    const params = Object.fromEntries(route.names.map((name, i) => [name, decodeURIComponent(values[i]!)]));
+    const headerValues: Record<string, string> = {};
+    headers.forEach((value, name) => {
+      headerValues[name] = value;
+    });
+    // The checkers coerce parameters in place, as the stub's validator does for its handlers.
+    const parameters = { query: Object.fromEntries(url.searchParams), headers: headerValues, params };
+    const checkers = CHECKERS[operation.operationId]!;
+    const errors: CheckError[] = [];
+    if (!checkers.parameters(parameters)) errors.push(...(checkers.parameters.errors ?? []));
+    if (checkers.body && !checkers.body({ body })) errors.push(...(checkers.body.errors ?? []));
+    if (errors.length > 0) throw PROBLEMS.invalidRequest(toProblemErrors(errors, body));
+
+    const concretePath = operation.path.replace(/\{([^}]+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ''));
+    const accepted: AcceptedRequest = { operation, path: concretePath + url.search, prefer: parsePrefer(headers.get('prefer')), requestId };
+    const input = { tenant, body, params, query: parameters.query, headers: headerValues, requestId } as OperationInput<OperationId>;
+    return { accepted, input };
+  };
+
+  const handle = async (request: MockRequest, only?: 'only'): Promise<MockAnswer | AcceptedRequest> => {
+    const url = typeof request.url === 'string' ? new URL(request.url, 'http://mock.invalid') : request.url;
+    const method = request.method.toUpperCase();
+    const requestId = requestIdFrom(request.headers.get(REQUEST_ID_HEADER));
+    try {
+      const { accepted, input } = await check(request, url, method, requestId);
+      const operationId = accepted.operation.operationId as OperationId;
+      const { prefer } = accepted;
+      if (only === 'only' || prefer.code !== undefined || prefer.example !== undefined || prefer.dynamic) return accepted;
+      if (options.stateful) return toAnswer(await runOperation(operationId, input, deps), requestId);
+      const refused = checkOperation(operationId, input);
+      return refused ? toAnswer(refused, requestId) : accepted;
+    } catch (error) {
+      const answer = problemAnswer(apiErrorOf(error) ?? PROBLEMS.internal(), requestId);
+      return method === 'HEAD' ? { ...answer, body: null } : answer;
+    }
+  };
+
+  const own = (accepted: AcceptedRequest, answer: MockAnswer): MockAnswer => {
+    const headers: Record<string, string> = { ...answer.headers, [REQUEST_ID_HEADER]: accepted.requestId };
+    if (!/^application\/problem\+json/i.test(headers['content-type'] ?? '') || answer.body === null) return { ...answer, headers };
+    try {
+      const problem = JSON.parse(answer.body) as { type?: unknown; instance?: unknown };
+      const kind = kindOf(problem);
+      const body = JSON.stringify({ ...problem, instance: `urn:uuid:${accepted.requestId}` });
+      return { ...answer, headers: { ...(kind ? KIND_HEADERS[kind] : {}), ...headers }, body };
+    } catch {
+      return { ...answer, headers };
+    }
+  };
+
+  const example = (accepted: AcceptedRequest, status: number, name?: string): MockAnswer | undefined => {
+    const { operation } = accepted;
+    const response = operation.responses[String(status)];
     if (!response) return undefined;
     const entries = Object.entries(response.examples);
     const found = name === undefined ? entries[0] : entries.find(([n]) => n === name);
@@ -299,201 +301,14 @@ export function createContractMock(options: ContractMockOptions = {}): ContractM
     if (!found) {
       // A shared problem response has no examples (they would speak of one operation): answer the catalogue's first
       // kind of that status, as Prism builds one from the schema.
-      const kind = Object.keys(PROBLEM_KINDS).find((k) => PROBLEM_KINDS[k as ProblemKind].status === status) as ProblemKind | undefined;
+      const kind = (Object.keys(PROBLEM_KINDS) as ProblemKind[]).find((k) => PROBLEM_KINDS[k].status === status);
       if (name !== undefined || type !== 'application/problem+json' || !kind) return undefined;
-      return problem(kind, `An example of a ${status} answer of ${operationId}.`);
+      return own(accepted, problemAnswer(new ApiError(kind, `An example of a ${status} answer of ${operation.operationId}.`)));
     }
-    const headers: Record<string, string> = { 'content-type': `${type}; charset=utf-8` };
-    // The headers the stub sends with these statuses, so a client's retry logic sees them on the mock too.
-    if (status === 429 || status === 503) headers['retry-after'] = status === 429 ? '30' : '5';
-    return { status, headers, body: JSON.stringify(found[1]) };
+    return own(accepted, { status, headers: { 'content-type': `${type}; charset=utf-8` }, body: JSON.stringify(found[1]) });
   };
 
-  /** What the stub's handler answers for a valid batch: 409 for taken or repeated ids, else the users stored. */
-  const execute = (tenant: string, batch: { users: Record<string, string>[] }): MockAnswer => {
-    const taken = users.get(tenant) ?? new Set<string>();
-    const first = new Map<string, number>();
-    const conflicts: { index: number; reason: string }[] = [];
-    batch.users.forEach((user, index) => {
-      const earlier = first.get(user.external_user_id!);
-      if (earlier === undefined) first.set(user.external_user_id!, index);
-      else conflicts.push({ index, reason: `${user.external_user_id} is also at /users/${earlier}/external_user_id` });
-    });
-    if (options.stateful) {
-      batch.users.forEach((user, index) => {
-        if (taken.has(user.external_user_id!)) conflicts.push({ index, reason: `${user.external_user_id} is already used by a user of this tenant` });
-      });
-    }
-    if (conflicts.length > 0) {
-      conflicts.sort((a, b) => a.index - b.index);
-      const n = conflicts.length;
-      return problem(
-        'external-user-id-conflict',
-        `${n} user${n === 1 ? ' in the batch has an external_user_id that is' : 's in the batch have an external_user_id that is'} already used; no user was created.`,
-        conflicts.map(({ index, reason }) => ({ pointer: `/users/${index}/external_user_id`, detail: reason })),
-      );
-    }
-    const now = Date.now();
-    const createdAt = new Date(now).toISOString();
-    const created = batch.users.map((input) => newUser(input as unknown as CreateUser, uuidv7(now), createdAt));
-    if (options.stateful) {
-      for (const user of batch.users) taken.add(user.external_user_id!);
-      users.set(tenant, taken);
-    }
-    return json(200, created);
-  };
-
-  const handle = async (request: MockRequest, check?: 'only'): Promise<MockAnswer | AcceptedRequest> => {
-    const url = typeof request.url === 'string' ? new URL(request.url, 'http://mock.invalid') : request.url;
-    const method = request.method.toUpperCase();
-    const headers = request.headers;
-    const contentType = headers.get('content-type');
-    let body: unknown;
-    let raw = request.body ?? new Uint8Array(0);
-
-    // 0. Node's HTTP parser, before the app: the request line and headers over the limit.
-    let head = method.length + url.pathname.length + url.search.length + 12;
-    headers.forEach((value, name) => {
-      head += name.length + value.length + 4;
-    });
-    if (head > maxHeaderSize) {
-      return problem('headers-too-large', 'The request line and headers are larger than the server accepts; send fewer or shorter headers. No user was created.');
-    }
-
-    // 1. express.json: only for application/json with a body (type-is: a Content-Length, even 0, or chunks; fetch
-    // sends Content-Length: 0 for a POST without one), before anything else (any path, any tenant).
-    const hasBody = raw.length > 0 || headers.has('content-length') || headers.has('transfer-encoding') || !['GET', 'HEAD'].includes(method);
-    if (isJsonType(contentType) && hasBody) {
-      // body-parser's order: the charset, the content coding, the size, then the JSON.
-      const charset = charsetOf(contentType!) ?? 'utf-8';
-      let decoder: { decode: (bytes: Uint8Array) => string };
-      try {
-        if (!charset.startsWith('utf-')) throw new Error('not utf');
-        decoder = charset.startsWith('utf-16') ? { decode: (bytes) => decodeUtf16(bytes, charset) } : new TextDecoder(charset);
-      } catch {
-        return problem('unsupported-media-type', 'Send the body as application/json in UTF-8.');
-      }
-      const encoding = (headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
-      const known = encoding === 'identity' || ['gzip', 'deflate', ...(options.decompress ? ['br'] : [])].includes(encoding);
-      if (!known) return problem('unsupported-media-type', 'Send the body as application/json in UTF-8.');
-      const tooLarge = () => problem('body-too-large', 'The body is larger than the limit; send at most 1000 users per request, without padding.');
-      // The limit is on the inflated body: a compressed one is inflated first (and a broken one refused with 400).
-      if (encoding === 'identity' && (request.size ?? raw.length) > bodyLimit) return tooLarge();
-      if (request.size !== undefined && request.size > raw.length) return tooLarge();
-      const inflated = encoding === 'identity' ? raw : await (options.decompress ?? streamDecompress)(encoding, raw).catch(() => null);
-      if (inflated === undefined) return problem('unsupported-media-type', 'Send the body as application/json in UTF-8.');
-      if (inflated === null) return problem('invalid-request', 'The body ended before its announced length.');
-      if (inflated.length > bodyLimit) return tooLarge();
-      raw = inflated;
-      const text = decoder.decode(raw);
-      // body-parser's strict mode: an object or an array, nothing else.
-      const first = /^[\x20\x09\x0a\x0d]*(.)/s.exec(text)?.[1];
-      try {
-        if (text.length === 0) body = {};
-        else if (first !== '{' && first !== '[') throw new SyntaxError('not an object or array');
-        else body = JSON.parse(text);
-      } catch {
-        return problem('malformed-json', 'The body could not be parsed as JSON; nothing was changed.');
-      }
-      const bad = illFormedStrings(body);
-      if (bad.length > 0) {
-        return problem('invalid-request', `${bad.length} string${bad.length === 1 ? ' is' : 's are'} not valid Unicode; nothing was changed.`, bad);
-      }
-    }
-
-    // 2. The route, as express-openapi-validator finds it.
-    const matching = routes.filter((r) => r.regex.test(url.pathname));
-    // A path without a template wins over a templated one that also matches, as in the stub: `GET /users/batch`
-    // asks for `/users/batch` (405 when it has no GET), not for the user `batch` of `/users/{id}`.
-    const concrete = matching.filter((r) => !r.operation.path.includes('{'));
-    const onPath = concrete.length > 0 ? concrete : matching;
-    if (onPath.length === 0) return problem('not-found', 'No operation of this API is at this path.');
-    const route = onPath.find((r) => r.operation.method === method);
-    if (!route) {
-      const allow = onPath.map((r) => r.operation.method).join(', ');
-      const answer = problem('method-not-allowed', 'This path does not support this method.', undefined, { allow });
-      return method === 'HEAD' ? { ...answer, body: null } : answer;
-    }
-    const { operation } = route;
-
-    // 3. The security scheme (server/tenant.ts).
-    let tenant: string | null = null;
-    if (operation.security) {
-      const value = headers.get(operation.security.header);
-      if (value === null || value === '') return problem('invalid-tenant', 'Send the tenant id, a UUID v4, in the x-tenant-id header.');
-      if (!UUID_V4.test(value)) return problem('invalid-tenant', 'The x-tenant-id header must be a UUID v4.');
-      if (tenants && !tenants.has(value.toLowerCase())) return problem('invalid-tenant', 'No tenant has the id given in the x-tenant-id header.');
-      tenant = value.toLowerCase();
-    }
-
-    // 4. The request's media type, then its parameters and body (express-openapi-validator's request validator).
-    if (operation.mediaTypes.length > 0 && !operation.mediaTypes.includes(mediaTypeOf(contentType))) {
-      return problem('unsupported-media-type', 'Send the body as application/json.');
-    }
-    if (operation.mediaTypes.length > 0 && body === undefined) body = {};
-    for (const name of url.searchParams.keys()) {
-      if (!operation.query.includes(name)) {
-        return problem('invalid-request', '1 problem was found in the request; nothing was changed.', [
-          { pointer: `/query/${name}`, detail: `Unknown query parameter '${name}'` },
-        ]);
-      }
-    }
-    const params = (url.pathname.match(route.regex)?.groups ?? {}) as Record<string, string>;
-    const headerValues: Record<string, string> = {};
-    headers.forEach((value, name) => {
-      headerValues[name] = value;
-    });
-    const checkers = CHECKERS[operation.operationId]!;
-    const errors: CheckError[] = [];
-    if (!checkers.parameters({ query: Object.fromEntries(url.searchParams), headers: headerValues, params })) {
-      errors.push(...(checkers.parameters.errors ?? []));
-    }
-    if (checkers.body && !checkers.body({ body })) errors.push(...(checkers.body.errors ?? []));
-    if (errors.length > 0) {
-      const found = toProblemErrors(errors, body);
-      return problem('invalid-request', `${plural(found.length, 'problem')} found in the request; nothing was changed.`, found);
-    }
-
-    // 5. Accepted: `Prefer` picks the answer on every mock, as on Prism.
-    const prefer = parsePrefer(headers.get('prefer'));
-    if (check === 'only' || prefer.code !== undefined || prefer.example !== undefined || prefer.dynamic) {
-      return { operation, path: concretePath(operation.path, params) + url.search, body, tenant, prefer };
-    }
-    // What the stub does with an accepted batch (its rules on external_user_id and Idempotency-Key) is not in the
-    // contract's schemas; it is mirrored here for the one operation that has it.
-    if (operation.operationId !== 'createUsersBatch' || tenant === null) return { operation, path: concretePath(operation.path, params) + url.search, body, tenant, prefer };
-    const batch = body as { users: Record<string, string>[] };
-    const key = headers.get(IDEMPOTENCY_HEADER);
-    if (!options.stateful || key === null) {
-      const answer = execute(tenant, batch);
-      // A stateless mock answers a valid batch with an example; only its own repeats it can see.
-      return options.stateful || answer.status !== 200 ? answer : { operation, path: concretePath(operation.path, params) + url.search, body, tenant, prefer };
-    }
-    const slot = `${tenant} ${key}`;
-    const fingerprint = `${operation.operationId}\n${canonicalJson(body)}`;
-    const stored = keys.get(slot);
-    if (stored && Date.now() - stored.at < IDEMPOTENCY_WINDOW_MS) {
-      if (stored.fingerprint !== fingerprint) {
-        return problem(
-          'idempotency-key-reused',
-          'This Idempotency-Key was sent with a different body in the last 24 hours; send a new key for a new batch. No user was created.',
-        );
-      }
-      return { ...stored.answer, headers: { ...stored.answer.headers, 'idempotent-replayed': 'true' } };
-    }
-    const answer = execute(tenant, batch);
-    keys.set(slot, { fingerprint, at: Date.now(), answer });
-    return answer;
-  };
-
-  return {
-    handle,
-    example,
-    reset: () => {
-      users.clear();
-      keys.clear();
-    },
-  };
+  return { handle, example, own, reset: () => store.reset() };
 }
 
 /** The headers of a CORS answer for a request from `origin` (any origin: a mock is for development). */
@@ -508,12 +323,11 @@ export function corsHeaders(origin: string | null): Record<string, string> {
 /** The answer to a CORS preflight, or undefined when the request is not one. */
 export function preflight(method: string, headers: Headers): MockAnswer | undefined {
   if (method.toUpperCase() !== 'OPTIONS' || !headers.has('origin') || !headers.has('access-control-request-method')) return undefined;
-  const methods = [...new Set(MOCK_OPERATIONS.map((o) => o.method))].join(', ');
   return {
     status: 204,
     headers: {
       ...corsHeaders(headers.get('origin')),
-      'access-control-allow-methods': methods,
+      'access-control-allow-methods': METHODS.join(', '),
       'access-control-allow-headers': headers.get('access-control-request-headers') ?? '',
       'access-control-max-age': '600',
     },
@@ -521,7 +335,7 @@ export function preflight(method: string, headers: Headers): MockAnswer | undefi
   };
 }
 
-/** Whether handle() answered, or left the answer to the caller. */
+/** Whether handle() answered, or left the answer to the host. */
 export function isAnswer(result: MockAnswer | AcceptedRequest): result is MockAnswer {
   return 'status' in result;
 }

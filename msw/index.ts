@@ -13,13 +13,14 @@
  * server.use(api.answer('createUsersBatch', 409, 'ExternalUserIdTaken')); // one test's answer
  */
 import { http, HttpResponse, type RequestHandler } from 'msw';
-import type { MockExamples } from '../generated/mock-contract.js';
+import { MOCK_OPERATIONS, type MockExamples, type MockOperation } from '../generated/mock-contract.js';
+import { ApiError } from '../core/problems.js';
 import {
   corsHeaders,
   createContractMock,
   isAnswer,
   preflight,
-  problem,
+  problemAnswer,
   type AcceptedRequest,
   type ContractMock,
   type ContractMockOptions,
@@ -42,12 +43,15 @@ export type MockStatus<Op extends OperationId> = keyof MockExamples[Op] & number
 export type MockExampleName<Op extends OperationId, S extends MockStatus<Op>> = MockExamples[Op][S];
 
 export interface MockApi {
-  /** The handlers for setupServer / setupWorker: every path under baseUrl. */
+  /**
+   * The handlers for setupServer / setupWorker: one per operation (`POST <baseUrl>/api/v1/public/users/batch`, ...),
+   * then one for every other path under baseUrl, which answers 404 or 405 as the stub does.
+   */
   handlers: RequestHandler[];
   /**
-   * A handler that answers one documented response of an operation to every request the contract accepts (bad
-   * requests still get the stub's 400, 401, ...); `server.use()` it in one test. The compiler checks the
-   * operation, the status and the example name.
+   * A handler of one operation that answers one documented response to every request the contract accepts (bad
+   * requests still get the stub's 400, 401, ...); `server.use()` it in one test. The compiler checks the operation,
+   * the status and the example name.
    * @example server.use(api.answer('createUsersBatch', 409, 'DuplicateInBatch'))
    */
   answer<Op extends OperationId, S extends MockStatus<Op>>(operationId: Op, status: S, example?: MockExampleName<Op, S>): RequestHandler;
@@ -69,9 +73,23 @@ function chosen(mock: ContractMock, accepted: AcceptedRequest, status?: number, 
   const code = status ?? accepted.prefer.code ?? Number(Object.keys(accepted.operation.responses)[0]);
   const example = name ?? accepted.prefer.example;
   return (
-    mock.example(accepted.operation.operationId, code, example) ??
-    problem('not-found', `${accepted.operation.operationId} documents no ${code} response${example ? ` with the example ${example}` : ''}.`)
+    mock.example(accepted, code, example) ??
+    mock.own(
+      accepted,
+      problemAnswer(new ApiError('not-found', `${accepted.operation.operationId} documents no ${code} response${example ? ` with the example ${example}` : ''}.`)),
+    )
   );
+}
+
+/** An operation's path as MSW matches it: `{id}` becomes `:id`. */
+function mswPath(operation: MockOperation): string {
+  return operation.path.replace(/\{([^}]+)\}/g, ':$1');
+}
+
+/** The MSW handler of one operation at `base`. */
+function operationHandler(base: string, operation: MockOperation, resolver: Parameters<typeof http.all>[1]): RequestHandler {
+  const method = operation.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete' | 'head' | 'options';
+  return http[method](`${base}${mswPath(operation)}`, resolver);
 }
 
 /**
@@ -100,14 +118,18 @@ export function createMockApi(options: MockApiOptions = {}): MockApi {
     };
 
   return {
-    handlers: [http.all(`${base}/*`, resolver())],
-    answer: (operationId, status, example) =>
-      http.all(
-        `${base}/*`,
-        resolver((accepted) =>
-          accepted.operation.operationId === operationId ? chosen(mock, accepted, status, example as string | undefined) : undefined,
-        ),
-      ),
+    // The request checker decides which operation a request is for (as the stub routes it); an operation's handler
+    // is where MSW lists it, and where a test overrides it.
+    handlers: [...MOCK_OPERATIONS.map((operation) => operationHandler(base, operation, resolver())), http.all(`${base}/*`, resolver())],
+    answer: (operationId, status, example) => {
+      const operation = MOCK_OPERATIONS.find((o) => o.operationId === operationId);
+      if (!operation) throw new Error(`The contract has no operation ${String(operationId)}`);
+      return operationHandler(
+        base,
+        operation,
+        resolver((accepted) => (accepted.operation.operationId === operationId ? chosen(mock, accepted, status, example as string | undefined) : undefined)),
+      );
+    },
     reset: () => mock.reset(),
   };
 }

@@ -12,24 +12,26 @@ import { noteSurrogateEscapes, rejectIllFormedStrings } from './well-formed.js';
 import { jsonBody } from './json-body.js';
 import { bodyBudget } from './body-budget.js';
 import { memoizeValidatorPathRegexps } from './path-regexp-cache.js';
+import { InFlightKeys } from '../core/idempotency.js';
+import type { OperationDeps, OperationId, OperationInput, Operations } from '../core/operation.js';
+import { OPERATIONS, runOperation } from '../core/operations/index.js';
+import { PROBLEM_CONTENT_TYPE } from '../core/problems.js';
+import { operationsOf } from '../core/spec.js';
+import type { Storage } from '../core/storage.js';
 import { ApiError, errorHandler, requestIdOf } from './errors.js';
-import { createHandlers } from './handlers/index.js';
-import type { Handlers, HandlerDeps, OperationId } from './handlers/types.js';
 import { logRequests } from './logger.js';
 import { compileResponseValidators, validateJsonResponses } from './response-validation.js';
 import { cors } from './cors.js';
 import { tenantRateLimit } from './rate-limit.js';
 import { docsContentSecurityPolicy, securityHeaders } from './security.js';
-import type { Storage } from './storage/storage.js';
 import { rethrowTenantLookupFailure, tenantOf, tenantSecurityHandler } from './tenant.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const SPEC_FILE = join(ROOT, 'generated', 'openapi.json');
 export const DOCS_FILE = join(ROOT, 'build', 'docs', 'index.html');
-const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
 
 interface Spec {
-  paths: Record<string, Partial<Record<(typeof METHODS)[number], { operationId: OperationId }>>>;
+  paths: Record<string, unknown>;
 }
 
 export interface AppOptions {
@@ -43,8 +45,8 @@ export interface AppOptions {
   rateLimitPerMinute: number;
   /** Origins whose pages may call the API from a browser (CORS_ORIGINS); none by default. */
   corsOrigins?: readonly string[];
-  /** Replaces handlers, e.g. with one that breaks the contract, in tests. */
-  handlers?: Partial<Handlers>;
+  /** Replaces operations' handlers, e.g. with one that breaks the contract, in tests. */
+  operations?: Partial<Operations>;
   docsFile?: string;
 }
 
@@ -87,8 +89,8 @@ export async function createApp(options: AppOptions): Promise<Express> {
   const { storage, logger, bodyLimit, rateLimitPerMinute } = options;
   const text = await loadSpec();
   const spec = JSON.parse(text) as Spec;
-  const deps: HandlerDeps = { storage };
-  const handlers: Handlers = { ...createHandlers(deps), ...options.handlers };
+  const deps: OperationDeps = { store: storage, inFlight: new InFlightKeys() };
+  const operations = { ...OPERATIONS, ...options.operations } as Operations;
 
   const app = express();
   app.disable('x-powered-by');
@@ -140,23 +142,40 @@ export async function createApp(options: AppOptions): Promise<Express> {
   );
 
   const responseValidators = compileResponseValidators(spec);
-  for (const [path, item] of Object.entries(spec.paths)) {
-    const route = path.replace(/\{([^}]+)\}/g, ':$1');
-    for (const method of METHODS) {
-      const operation = item[method];
-      if (!operation) continue;
-      const { operationId } = operation;
-      app[method](
-        route,
-        validateJsonResponses(operationId, responseValidators.get(operationId)!),
-        handlers[operationId] as unknown as RequestHandler,
-      );
-    }
+  for (const { path, method, operation } of operationsOf<{ operationId: OperationId }>(spec)) {
+    const { operationId } = operation;
+    app[method as 'get'](
+      path.replace(/\{([^}]+)\}/g, ':$1'),
+      validateJsonResponses(operationId, responseValidators.get(operationId)!),
+      operationHandler(operationId, operations, deps),
+    );
   }
 
   app.use(rethrowTenantLookupFailure());
   app.use(errorHandler(logger));
   return app;
+}
+
+/**
+ * The Express route of one operation: hands the request, as express-openapi-validator checked it, to the core's
+ * handler, and renders its outcome: a problem as it is, any other body through res.json, which the response
+ * validator checks.
+ */
+function operationHandler(operationId: OperationId, operations: Operations, deps: OperationDeps): RequestHandler {
+  return async (req, res) => {
+    const input: OperationInput<OperationId> = {
+      tenant: tenantOf(req),
+      body: req.body,
+      params: req.params as never,
+      query: req.query as never,
+      headers: req.headers as OperationInput<OperationId>['headers'],
+      requestId: requestIdOf(req),
+    };
+    const { status, headers, body } = await runOperation(operationId, input, deps, operations);
+    res.status(status).set(headers);
+    if (status >= 400) res.type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
+    else res.json(body);
+  };
 }
 
 export { requestIdOf, tenantOf };

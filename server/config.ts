@@ -2,8 +2,10 @@
  * The stub's configuration: read once from the environment, typed, with a default for every key. No other module
  * reads process.env; a bad value stops startup with a message that names the variable.
  */
+import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_HEADER_SIZE } from '../core/limits.js';
+import { isUuidV4 } from '../core/tenant.js';
+
 export const DEFAULT_TENANT = '40dd0c53-2fa7-4193-82ae-14d4e62c20fb';
-const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -52,10 +54,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** True for a UUID v4 in either case; the only tenant ids the API accepts. */
-export function isUuidV4(value: string): boolean {
-  return UUID_V4.test(value);
-}
+export { isUuidV4 };
 
 function integer(env: NodeJS.ProcessEnv, key: string, fallback: number, min: number, max: number): number {
   const raw = env[key];
@@ -133,7 +132,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
   for (const tenant of tenants) {
     if (!isUuidV4(tenant)) throw new ConfigError(`HESH_TENANTS must list UUID v4 tenant ids, not "${tenant}"`);
   }
-  const bodyLimit = size(env.BODY_LIMIT ?? '4mb');
+  const bodyLimit = (env.BODY_LIMIT === undefined ? DEFAULT_BODY_LIMIT : size(env.BODY_LIMIT));
   if (bodyLimit === undefined || bodyLimit < 1024 || bodyLimit > 256 * 1024 * 1024) {
     throw new ConfigError(`BODY_LIMIT must be a size from 1kb to 256mb such as "4mb", not "${env.BODY_LIMIT}"`);
   }
@@ -141,7 +140,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
   if (bodiesInFlight === undefined || (bodiesInFlight !== 0 && bodiesInFlight < 1024) || bodiesInFlight > 1024 * 1024 * 1024) {
     throw new ConfigError(`BODIES_IN_FLIGHT must be 0 (no cap) or a size from 1kb to 1024mb such as "1mb", not "${env.BODIES_IN_FLIGHT}"`);
   }
-  const maxHeaderSize = size(env.MAX_HEADER_SIZE ?? '16kb');
+  const maxHeaderSize = (env.MAX_HEADER_SIZE === undefined ? DEFAULT_MAX_HEADER_SIZE : size(env.MAX_HEADER_SIZE));
   if (maxHeaderSize === undefined || maxHeaderSize < 4 * 1024 || maxHeaderSize > 64 * 1024) {
     throw new ConfigError(`MAX_HEADER_SIZE must be a size from 4kb to 64kb such as "16kb", not "${env.MAX_HEADER_SIZE}"`);
   }

@@ -6,51 +6,12 @@
 import { STATUS_CODES } from 'node:http';
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
-import { PROBLEM_KINDS, PROBLEM_TYPE_BASE, type ProblemKind } from '../generated/problem-kinds.js';
-import type { components } from '../generated/schema.js';
-import { escapeToken, unknownProperty } from './pointers.js';
+import { apiErrorOf } from '../core/operation.js';
+import { escapeToken, unknownProperty } from '../core/pointers.js';
+import { ApiError, PROBLEMS, PROBLEM_CONTENT_TYPE, toProblem, type Problem, type ProblemKind } from '../core/problems.js';
 
-export type Problem = components['schemas']['Problem'];
-export type ProblemError = components['schemas']['ProblemError'];
-
-/** The contract lists at most this many violations in one problem. */
-const MAX_ERRORS = 1000;
-/** Seconds a client is asked to wait after a 503: about how long a database restart or failover takes. */
-export const UNAVAILABLE_RETRY_AFTER_S = 5;
-
-/** The catalogue of problem kinds, generated from the contract (components.schemas.Problem's x-problem-kinds). */
-export const PROBLEMS = PROBLEM_KINDS;
-export type { ProblemKind };
-
-/** An error that becomes exactly one problem of the catalogue. */
-export class ApiError extends Error {
-  override name = 'ApiError';
-  constructor(
-    readonly kind: ProblemKind,
-    readonly detail: string,
-    readonly errors?: ProblemError[],
-    readonly headers?: Record<string, string>,
-  ) {
-    super(detail);
-  }
-
-  get status(): number {
-    return PROBLEMS[this.kind].status;
-  }
-}
-
-/** Builds the problem body for an ApiError and the request it answers. */
-export function toProblem(error: ApiError, requestId: string): Problem {
-  const { status, title } = PROBLEMS[error.kind];
-  return {
-    type: PROBLEM_TYPE_BASE + error.kind,
-    title,
-    status,
-    detail: error.detail,
-    instance: `urn:uuid:${requestId}`,
-    ...(error.errors ? { errors: error.errors.slice(0, MAX_ERRORS) } : {}),
-  };
-}
+export { ApiError, toProblem, type Problem, type ProblemKind };
+export type { ProblemError } from '../core/problems.js';
 
 /** Shape of the errors express-openapi-validator and body-parser throw; both set `status`. */
 interface ThirdPartyError {
@@ -80,69 +41,50 @@ export function requestPointer(path: string | undefined): string {
   return path;
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? ' was' : 's were'}`;
-}
-
 /** Maps anything thrown on the way to a handler (or by it) onto the catalogue; unknown errors become 500. */
 export function classify(error: unknown, body?: unknown): ApiError {
-  if (error instanceof ApiError) return error;
+  const known = apiErrorOf(error);
+  if (known) return known;
   const e = (error ?? {}) as ThirdPartyError;
   // body-parser sets `type`; express-openapi-validator sets `errors`.
   switch (e.type) {
     case 'entity.parse.failed':
-      return new ApiError('malformed-json', 'The body could not be parsed as JSON; nothing was changed.');
+      return PROBLEMS.malformedJson();
     case 'entity.too.large':
-      return new ApiError(
-        'body-too-large',
-        'The body is larger than the limit; send a smaller body, without padding.',
-      );
+      return PROBLEMS.bodyTooLarge();
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new ApiError('unsupported-media-type', 'Send the body as application/json in UTF-8.');
+      return PROBLEMS.unsupportedEncoding();
     case 'request.aborted':
     case 'request.size.invalid':
-      return new ApiError('invalid-request', 'The body ended before its announced length.');
+      return PROBLEMS.bodyCutShort();
   }
   switch (e.status) {
-    case 400: {
-      const errors = (e.errors ?? []).map((v) => {
-        const detail = v.message ?? 'is not valid';
-        if (v.errorCode !== 'additionalProperties.openapi.validation') return { pointer: requestPointer(v.path), detail };
-        const found = unknownProperty(requestPointer(v.path), body);
-        return { pointer: found.pointer, detail: found.name ? `${detail}: ${found.name.slice(0, 100)}` : detail };
-      });
-      const found = `${plural(errors.length, 'problem')} found in the request`;
-      return new ApiError('invalid-request', `${found}; nothing was changed.`, errors);
-    }
+    case 400:
+      return PROBLEMS.invalidRequest(
+        (e.errors ?? []).map((v) => {
+          const detail = v.message ?? 'is not valid';
+          if (v.errorCode !== 'additionalProperties.openapi.validation') return { pointer: requestPointer(v.path), detail };
+          const found = unknownProperty(requestPointer(v.path), body);
+          return { pointer: found.pointer, detail: found.name ? `${detail}: ${found.name.slice(0, 100)}` : detail };
+        }),
+      );
     case 401:
-      // Our security handler's messages are meant for the client; the validator's own (a missing header) are not.
-      return new ApiError(
-        'invalid-tenant',
-        e.message && !/header required|^unauthorized$/.test(e.message)
-          ? e.message
-          : 'Send the tenant id, a UUID v4, in the x-tenant-id header.',
-      );
+      // The validator keeps the message of what our security handler threw (core/tenant.ts's wording); its own
+      // messages (a missing header) are not meant for the client.
+      return e.message && !/header required|^unauthorized$/.test(e.message)
+        ? new ApiError('invalid-tenant', e.message)
+        : PROBLEMS.missingTenant();
     case 404:
-      return new ApiError('not-found', 'No operation of this API is at this path.');
+      return PROBLEMS.notFound();
     case 405:
-      return new ApiError('method-not-allowed', 'This path does not support this method.', undefined, e.headers);
+      return PROBLEMS.methodNotAllowed(e.headers?.Allow?.split(/,\s*/) ?? []);
     case 413:
-      return new ApiError('body-too-large', 'The body is larger than the limit.');
+      return PROBLEMS.bodyTooLarge();
     case 415:
-      return new ApiError('unsupported-media-type', 'Send the body as application/json.');
-    case 503:
-      return new ApiError(
-        'unavailable',
-        'The database is not reachable right now; nothing was changed. Send the request again after Retry-After seconds.',
-        undefined,
-        { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_S) },
-      );
+      return PROBLEMS.unsupportedMediaType();
   }
-  return new ApiError(
-    'internal-error',
-    'The request could not be completed and nothing was changed. Quote the instance when you report it.',
-  );
+  return PROBLEMS.internal();
 }
 
 /**
@@ -152,19 +94,13 @@ export function classify(error: unknown, body?: unknown): ApiError {
 export function classifyClientError(error: { code?: string }): ApiError {
   switch (error.code) {
     case 'HPE_HEADER_OVERFLOW':
-      return new ApiError(
-        'headers-too-large',
-        'The request line and headers are larger than the server accepts; send fewer or shorter headers. Nothing was changed.',
-      );
+      return PROBLEMS.headersTooLarge();
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return new ApiError(
-        'request-timeout',
-        'The request headers or body did not arrive in time, so the connection is closed. Nothing was changed.',
-      );
+      return PROBLEMS.requestTimeout();
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
-      return new ApiError('body-too-large', 'The chunk extensions of the body are too large. Nothing was changed.');
+      return PROBLEMS.chunkExtensionsTooLarge();
   }
-  return new ApiError('invalid-request', 'The request is not well-formed HTTP/1.1. Nothing was changed.');
+  return PROBLEMS.notHttp();
 }
 
 /** The request id logRequests assigned (server/logger.ts), for problems and logs. */
@@ -197,7 +133,7 @@ export function sendProblem(res: Response, problem: Problem, headers?: Record<st
   // already typed from the contract.
   res
     .status(problem.status)
-    .set({ ...headers, 'content-type': 'application/problem+json' })
+    .set({ ...headers, 'content-type': PROBLEM_CONTENT_TYPE })
     .send(JSON.stringify(problem));
 }
 

@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import express, { type RequestHandler } from 'express';
+import { bodyEncodingError, isJsonType } from '../core/body.js';
 
 /** The media types the lean path takes, exactly as clients send them; any other spelling goes to express.json. */
 const LEAN_TYPES = new Set(['application/json', 'application/json; charset=utf-8', 'application/json;charset=utf-8']);
@@ -51,11 +52,11 @@ export function jsonBody({
 }): RequestHandler {
   return (req, res, next) => {
     const { headers } = req;
-    // body-parser inflates zstd only where Node's zlib has it (22.15 and later) and answers 415 elsewhere. The mocks
-    // cannot know which Node a stub runs on (nor can a browser's DecompressionStream inflate zstd), so the stub
-    // refuses it on every Node, as on the floor: the same 415 body-parser gives there, for a JSON body it would read.
-    if (headers['content-encoding']?.toLowerCase() === 'zstd' && hasBody(headers) && req.is('application/json')) {
-      return next(bodyError(415, 'encoding.unsupported', 'unsupported content encoding "zstd"'));
+    // The contract accepts JSON in UTF-8, as it is or gzip/deflate-coded (core/body.ts); body-parser would take more
+    // (UTF-16, brotli, zstd on newer Node), which the mocks and browsers cannot, so the core's rule comes first.
+    if (hasBody(headers) && isJsonType(headers['content-type'])) {
+      const refused = bodyEncodingError(headers['content-type']!, headers['content-encoding']);
+      if (refused) return next(refused);
     }
     const type = headers['content-type'];
     const length = headers['content-length'];

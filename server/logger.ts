@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { pino, type Logger } from 'pino';
 import type { LogLevel } from './config.js';
-import { TENANT_HEADER } from './tenant.js';
+import { REQUEST_ID_HEADER, requestIdFrom } from '../core/request-id.js';
+import { TENANT_HEADER } from '../core/tenant.js';
 
 declare module 'http' {
   interface IncomingMessage {
@@ -10,9 +10,6 @@ declare module 'http' {
     id?: string;
   }
 }
-
-// At most 191 characters, so a problem's instance (`urn:uuid:` and the id) stays within the contract's 200.
-const REQUEST_ID = /^[\w.:-]{1,191}$/;
 
 /** The stub's JSON logger: one line per event on stdout. */
 export function createLogger(level: LogLevel): Logger {
@@ -29,10 +26,10 @@ export function createLogger(level: LogLevel): Logger {
 export function logRequests(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const start = Date.now();
-    const given = req.headers['x-request-id'];
-    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    const given = req.headers[REQUEST_ID_HEADER];
+    const id = requestIdFrom(typeof given === 'string' ? given : undefined);
     req.id = id;
-    res.setHeader('x-request-id', id);
+    res.setHeader(REQUEST_ID_HEADER, id);
     // 'close' comes once, after the response is sent or when the connection is lost before that.
     res.once('close', () => {
       const line = {

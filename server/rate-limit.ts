@@ -5,10 +5,9 @@
 import type { RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
-import { isUuidV4 } from './config.js';
-import { ApiError } from './errors.js';
-import type { Storage } from './storage/storage.js';
-import { TENANT_HEADER } from './tenant.js';
+import { PROBLEMS } from '../core/problems.js';
+import type { Storage } from '../core/storage.js';
+import { isUuidV4, TENANT_HEADER } from '../core/tenant.js';
 
 const WINDOW_MS = 60_000;
 
@@ -43,13 +42,7 @@ export function tenantRateLimit({ perMinute, storage, logger }: RateLimitOptions
     },
     identifier: (_req, res) => res.locals.rateLimitQuota as Quota,
     handler: (_req, res, next) => {
-      const who = res.locals.rateLimitQuota === 'tenant' ? 'This tenant' : 'This address, without a known tenant,';
-      next(
-        new ApiError(
-          'rate-limited',
-          `${who} sent more than ${perMinute} requests in one minute; send the next one after the number of seconds in Retry-After. Nothing was changed.`,
-        ),
-      );
+      next(PROBLEMS.rateLimited(res.locals.rateLimitQuota === 'tenant' ? 'tenant' : 'address', perMinute));
     },
     // Its configuration checks report through the stub's logger, not the console.
     logger: {

@@ -9,7 +9,9 @@ import { _, str, type CodeKeywordDefinition, type FormatDefinition, type Validat
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import ucs2lengthModule from 'ajv/dist/runtime/ucs2length.js';
 import addFormatsModule from 'ajv-formats';
-import type { OperationId } from './handlers/types.js';
+import type { OperationId } from '../core/operation.js';
+import { at, escapeToken } from '../core/pointers.js';
+import { operationsOf } from '../core/spec.js';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 type CountCodePoints = (text: string) => number;
@@ -20,7 +22,6 @@ const ucs2length: CountCodePoints =
     : (ucs2lengthModule as unknown as { default: CountCodePoints }).default;
 
 const JSON_MEDIA_TYPE = 'application/json';
-const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
 /** Validators of one operation's responses: by status (`200`, `4XX` or `default`), then by media type. */
 export type ResponseValidators = Map<string, Map<string, ValidateFunction>>;
 
@@ -28,8 +29,9 @@ interface ResponseObject {
   $ref?: string;
   content?: Record<string, { schema?: unknown }>;
 }
-interface Spec {
-  paths: Record<string, Partial<Record<(typeof METHODS)[number], { operationId: OperationId; responses?: Record<string, ResponseObject> }>>>;
+interface SpecOperation {
+  operationId: OperationId;
+  responses?: Record<string, ResponseObject>;
 }
 
 /**
@@ -106,10 +108,6 @@ function contractAjv(spec: object): Ajv2020 {
   return ajv;
 }
 
-function escapePointer(token: string): string {
-  return token.replace(/~/g, '~0').replace(/\//g, '~1');
-}
-
 /**
  * Compiles a validator for every response body the contract documents: each operation, status and media type.
  * @example const validators = compileResponseValidators(JSON.parse(specText)); validators.get('createUsersBatch')
@@ -117,29 +115,20 @@ function escapePointer(token: string): string {
 export function compileResponseValidators(spec: object): Map<OperationId, ResponseValidators> {
   const ajv = contractAjv(spec);
   const byOperation = new Map<OperationId, ResponseValidators>();
-  for (const [path, item] of Object.entries((spec as Spec).paths)) {
-    for (const method of METHODS) {
-      const operation = item[method];
-      if (!operation) continue;
-      const byStatus: ResponseValidators = new Map();
-      for (const [status, response] of Object.entries(operation.responses ?? {})) {
-        // Responses are shared components: follow the reference, and compile the schema where it is.
-        const pointer = response.$ref?.startsWith('#/')
-          ? response.$ref.slice(1)
-          : `/paths/${escapePointer(path)}/${method}/responses/${status}`;
-        const resolved = pointer
-          .slice(1)
-          .split('/')
-          .reduce<unknown>((at, token) => (at as Record<string, unknown>)[token.replace(/~1/g, '/').replace(/~0/g, '~')], spec) as ResponseObject;
-        const byMediaType = new Map<string, ValidateFunction>();
-        for (const [mediaType, media] of Object.entries(resolved.content ?? {})) {
-          if (media.schema === undefined) continue;
-          byMediaType.set(mediaType, ajv.compile({ $ref: `openapi.json#${pointer}/content/${escapePointer(mediaType)}/schema` }));
-        }
-        byStatus.set(status.toUpperCase(), byMediaType);
+  for (const { path, method, operation } of operationsOf<SpecOperation>(spec)) {
+    const byStatus: ResponseValidators = new Map();
+    for (const [status, response] of Object.entries(operation.responses ?? {})) {
+      // Responses are shared components: follow the reference, and compile the schema where it is.
+      const pointer = response.$ref?.startsWith('#/') ? response.$ref.slice(1) : `/paths/${escapeToken(path)}/${method}/responses/${status}`;
+      const resolved = at(spec, pointer) as ResponseObject;
+      const byMediaType = new Map<string, ValidateFunction>();
+      for (const [mediaType, media] of Object.entries(resolved.content ?? {})) {
+        if (media.schema === undefined) continue;
+        byMediaType.set(mediaType, ajv.compile({ $ref: `openapi.json#${pointer}/content/${escapeToken(mediaType)}/schema` }));
       }
-      byOperation.set(operation.operationId, byStatus);
+      byStatus.set(status.toUpperCase(), byMediaType);
     }
+    byOperation.set(operation.operationId, byStatus);
   }
   return byOperation;
 }

@@ -13,7 +13,8 @@ import { classifyClientError, rawProblemResponse } from './errors.js';
 import { createLogger } from './logger.js';
 import { openPostgresStorage } from './storage/postgres.js';
 import { openSqliteStorage } from './storage/sqlite.js';
-import { type Storage, withKnownTenants } from './storage/storage.js';
+import type { Storage } from '../core/storage.js';
+import { withKnownTenants } from './storage/known-tenants.js';
 
 /** How long a connection refused before routing may go on sending before it is closed. */
 const CLIENT_ERROR_LINGER_MS = 2_000;
@@ -45,7 +46,7 @@ export async function openStorage(config: Pick<Config, 'database'>, logger?: Log
  */
 export async function startServer(
   config: Config,
-  extra: Pick<AppOptions, 'handlers' | 'docsFile'> & { logger?: Logger } = {},
+  extra: Pick<AppOptions, 'operations' | 'docsFile'> & { logger?: Logger } = {},
 ): Promise<RunningServer> {
   const logger = extra.logger ?? createLogger(config.logLevel);
   const storage = await openStorage(config, logger);

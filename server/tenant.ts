@@ -1,12 +1,13 @@
 /**
- * The tenant security scheme (`TenantId`, header x-tenant-id): express-openapi-validator calls the handler below
- * before any request is validated or handled.
+ * The tenant security scheme (`TenantId`, header x-tenant-id) on the stub: express-openapi-validator calls the
+ * handler below before any request is validated or handled, and it applies the core's tenant rule (core/tenant.ts).
  */
 import type { ErrorRequestHandler, Request } from 'express';
-import { isUuidV4 } from './config.js';
-import type { Storage } from './storage/storage.js';
+import { PROBLEMS } from '../core/problems.js';
+import type { Storage } from '../core/storage.js';
+import { TENANT_HEADER, tenantFormatError } from '../core/tenant.js';
 
-export const TENANT_HEADER = 'x-tenant-id';
+export { TENANT_HEADER };
 
 /** The tenant of a request that passed the security handler, in lower case. */
 export function tenantOf(req: Pick<Request, 'header'>): string {
@@ -20,7 +21,7 @@ export function tenantOf(req: Pick<Request, 'header'>): string {
  */
 const lookupFailures = new WeakMap<Request, unknown>();
 
-/** A thrown message becomes the 401 problem's detail. */
+/** A thrown message becomes the 401 problem's detail (server/errors.ts). */
 function refuse(detail: string): never {
   throw Object.assign(new Error(detail), { status: 401 });
 }
@@ -32,16 +33,16 @@ function refuse(detail: string): never {
 export function tenantSecurityHandler(storage: Storage) {
   return async (req: Request): Promise<boolean> => {
     const tenant = req.header(TENANT_HEADER);
-    if (tenant === undefined || tenant === '') refuse('Send the tenant id, a UUID v4, in the x-tenant-id header.');
-    if (!isUuidV4(tenant)) refuse('The x-tenant-id header must be a UUID v4.');
+    const malformed = tenantFormatError(tenant);
+    if (malformed) refuse(malformed.detail);
     let known: boolean;
     try {
-      known = await storage.tenantExists(tenant);
+      known = await storage.tenantExists(tenant!);
     } catch (error) {
       lookupFailures.set(req, error);
       throw Object.assign(new Error('tenant lookup failed', { cause: error }), { status: 500 });
     }
-    if (!known) refuse('No tenant has the id given in the x-tenant-id header.');
+    if (!known) refuse(PROBLEMS.unknownTenant().detail);
     return true;
   };
 }

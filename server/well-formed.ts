@@ -6,37 +6,10 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
-import { ApiError, type ProblemError } from './errors.js';
+import { PROBLEMS } from '../core/problems.js';
+import { illFormedStrings } from '../core/well-formed.js';
 
-const MAX_REPORTED = 100;
-
-function escapeToken(token: string): string {
-  return token.replace(/~/g, '~0').replace(/\//g, '~1');
-}
-
-/**
- * Pointers to every string value or key in `value` that is not well-formed Unicode. Iterative, not recursive: a
- * body may nest thousands of levels deep, and JSON.parse takes it.
- */
-export function illFormedStrings(value: unknown): ProblemError[] {
-  const found: ProblemError[] = [];
-  const stack: [unknown, string][] = [[value, '']];
-  while (stack.length > 0 && found.length < MAX_REPORTED) {
-    const [item, pointer] = stack.pop()!;
-    if (typeof item === 'string') {
-      if (!item.isWellFormed()) found.push({ pointer, detail: 'must not contain a lone surrogate (\\ud800-\\udfff)' });
-    } else if (Array.isArray(item)) {
-      for (let i = item.length - 1; i >= 0; i -= 1) stack.push([item[i], `${pointer}/${i}`]);
-    } else if (item !== null && typeof item === 'object') {
-      for (const [key, child] of Object.entries(item).reverse()) {
-        const childPointer = `${pointer}/${escapeToken(key.toWellFormed())}`;
-        if (!key.isWellFormed()) found.push({ pointer: childPointer, detail: 'property name must not contain a lone surrogate' });
-        stack.push([child, childPointer]);
-      }
-    }
-  }
-  return found;
-}
+export { illFormedStrings };
 
 /** Requests whose raw JSON body was seen to hold no escaped surrogate: their parsed body cannot hold a lone one. */
 const withoutSurrogateEscapes = new WeakSet<IncomingMessage>();
@@ -54,7 +27,7 @@ function isHighHexDigit(byte: number | undefined): boolean {
  * @example app.use(express.json({ verify: noteSurrogateEscapes })); app.use(rejectIllFormedStrings());
  */
 export function noteSurrogateEscapes(req: IncomingMessage, _res: unknown, raw: Buffer, encoding?: string): void {
-  // Only UTF-8 cannot carry a lone surrogate unescaped: a UTF-16 body can, as two plain bytes, so it is always walked.
+  // The contract takes UTF-8 only (core/body.ts), which cannot carry a lone surrogate unescaped; checked anyway.
   if (encoding !== undefined && encoding.toLowerCase() !== 'utf-8') return;
   // A false alarm (the escape of a whole pair, or an escaped backslash before `ud800`) only costs the walk.
   for (let at = raw.indexOf(ESCAPE); at !== -1; at = raw.indexOf(ESCAPE, at + 2)) {
@@ -73,12 +46,6 @@ export function rejectIllFormedStrings(): RequestHandler {
     if (withoutSurrogateEscapes.has(req)) return next();
     const found = illFormedStrings(req.body);
     if (found.length === 0) return next();
-    next(
-      new ApiError(
-        'invalid-request',
-        `${found.length} string${found.length === 1 ? ' is' : 's are'} not valid Unicode; nothing was changed.`,
-        found,
-      ),
-    );
+    next(PROBLEMS.illFormedStrings(found));
   };
 }

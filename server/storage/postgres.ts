@@ -15,8 +15,8 @@ import {
   type Storage,
   StorageUnavailable,
   type User,
-} from './storage.js';
-import { uuidv7 } from './uuid.js';
+} from '../../core/storage.js';
+import { uuidv7 } from '../../core/uuid.js';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 

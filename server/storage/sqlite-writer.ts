@@ -13,7 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { batchConflict, type ExternalUserIdConflict, type User } from './storage.js';
+import { batchConflict, type ExternalUserIdConflict, type User } from '../../core/storage.js';
 
 /** Each migration runs once, in order, in its own transaction; applied versions are recorded. Never edit one. */
 export const MIGRATIONS: readonly { version: number; sql: string }[] = [

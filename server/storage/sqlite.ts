@@ -17,9 +17,9 @@ import {
   type StoredResponse,
   StorageUnavailable,
   type User,
-} from './storage.js';
+} from '../../core/storage.js';
 import type { WireBatch, WriterData, WriterError, WriterJob, WriterMessage, WriterReply } from './sqlite-writer.js';
-import { uuidv7 } from './uuid.js';
+import { uuidv7 } from '../../core/uuid.js';
 
 export { migrate, MIGRATIONS } from './sqlite-writer.js';
 

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/start.js';
-import type { User } from '../../server/storage/storage.js';
+import type { User } from '../../core/storage.js';
 import { contractViolations } from '../helpers/contract.js';
 import { post, startStub } from '../helpers/stub.js';
 import {

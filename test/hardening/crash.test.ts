@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { User } from '../../server/storage/storage.js';
+import type { User } from '../../core/storage.js';
 import { makeUsers, post, TENANT } from '../helpers/stub.js';
 import { ARRAY_KEY, ID_FIELD, REQUEST_MEDIA_TYPE, TENANT_HEADER } from './operation.js';
 import { freePort } from '../helpers/stub-process.js';

@@ -6,7 +6,7 @@
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { parseConfig } from '../../server/config.js';
-import type { User } from '../../server/storage/storage.js';
+import type { User } from '../../core/storage.js';
 import { deref } from '../helpers/contract.js';
 import { ARRAY_KEY, ARRAY_SCHEMA, ID_FIELD, REQUEST_SCHEMA, TENANT_HEADER, USER_SCHEMA } from './operation.js';
 import { arbitraryFor } from './schema-arbitrary.js';

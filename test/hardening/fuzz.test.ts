@@ -17,7 +17,7 @@ import addFormatsModule from 'ajv-formats';
 import type { ValidateFunction } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/start.js';
-import type { User } from '../../server/storage/storage.js';
+import type { User } from '../../core/storage.js';
 import { contractViolations, deref, spec } from '../helpers/contract.js';
 import { makeUsers, OTHER_TENANT, post, startStub, TENANT } from '../helpers/stub.js';
 import {

@@ -1,7 +1,7 @@
 /** Starts the real stub on 127.0.0.1, port 0, for a test file; nothing is mocked. */
 import { pino, type Logger } from 'pino';
 import { parseConfig } from '../../server/config.js';
-import type { Handlers } from '../../server/handlers/types.js';
+import type { Operations } from '../../core/operation.js';
 import { startServer, type RunningServer } from '../../server/start.js';
 
 export const TENANT = '40dd0c53-2fa7-4193-82ae-14d4e62c20fb';
@@ -11,7 +11,7 @@ export const BATCH_PATH = '/api/v1/public/users/batch';
 /** A stub on an in-memory database (or the given one) with both test tenants provisioned; silent unless given a logger. */
 export function startStub(
   env: Record<string, string> = {},
-  handlers?: Partial<Handlers>,
+  operations?: Partial<Operations>,
   docsFile?: string,
   logger: Logger = pino({ level: env.LOG_LEVEL ?? 'silent' }),
 ): Promise<RunningServer> {
@@ -23,7 +23,7 @@ export function startStub(
     LOG_LEVEL: 'silent',
     ...env,
   });
-  return startServer(config, { handlers, docsFile, logger });
+  return startServer(config, { operations, docsFile, logger });
 }
 
 /** n valid users with unique external ids, distinguishable by `tag`. */

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMock, type RunningMock } from '../../mock/start-mock.js';
 import { createMockApi } from '../../msw/index.js';
 import type { RunningServer } from '../../server/start.js';
-import type { User } from '../../server/storage/storage.js';
+import type { User } from '../../core/storage.js';
 import { contractViolations } from '../helpers/contract.js';
 import { OTHER_TENANT, startStub, TENANT } from '../helpers/stub.js';
 import { chunkedBody, fuzzCase, MAX_HEADER_SIZE, MAX_ITEMS, materialize, type FuzzCase, type Materialized, type State } from '../hardening/fuzz-cases.js';

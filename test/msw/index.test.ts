@@ -63,7 +63,7 @@ describe('createMockApi({ stateful: true }) under msw/node', () => {
     // @ts-expect-error: 404 is not documented for the operation
     api.answer('createUsersBatch', 404);
     // @ts-expect-error: no such operation
-    api.answer('deleteUser', 200);
+    expect(() => api.answer('deleteUser', 200)).toThrow('The contract has no operation deleteUser');
   });
 
   it('answers Prefer as the Prism mock does, and a 401 for a tenant that is not a UUID v4 whatever Prefer says', async () => {
@@ -108,9 +108,11 @@ describe('what hesh-users-contract/msw imports at run time', () => {
   it("is msw and the package's own plain modules only: no ajv, no Node API, no spec file, no server runtime", () => {
     const { files, modules } = runtimeImports();
     expect(modules).toEqual(['msw']);
-    // The stub's pure helpers the mocks share (pointers, canonical JSON, the user a batch entry becomes), nothing else
-    // of server/: no Express, no storage engine, no config.
-    expect(files.filter((f) => f.startsWith('server/'))).toEqual(['server/canonical-json.ts', 'server/pointers.ts', 'server/storage/storage.ts']);
+    // The core (every rule and every operation's handler, the memory store), and nothing of server/: no Express, no
+    // storage engine, no config.
+    expect(files.filter((f) => f.startsWith('server/'))).toEqual([]);
+    expect(files).toContain('core/operations/index.ts');
+    expect(files).toContain('core/memory-store.ts');
     expect(files).not.toContain('generated/openapi.json');
   });
 });

@@ -11,7 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgresStorage } from '../../server/storage/postgres.js';
-import type { CreateUser, Storage, User } from '../../server/storage/storage.js';
+import type { CreateUser, Storage, User } from '../../core/storage.js';
 import { contractViolations, headerViolations } from '../helpers/contract.js';
 import { createTestDatabase, TEST_POSTGRES_URL, type TestDatabase, waitForPostgres } from '../helpers/postgres.js';
 import { BATCH_PATH, TENANT } from '../helpers/stub.js';

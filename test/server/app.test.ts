@@ -7,10 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.js';
-import { UNAVAILABLE_RETRY_AFTER_S } from '../../server/errors.js';
+import { UNAVAILABLE_RETRY_AFTER_S } from '../../core/limits.js';
 import type { RunningServer } from '../../server/start.js';
 import { openSqliteStorage } from '../../server/storage/sqlite.js';
-import { type Storage, StorageUnavailable } from '../../server/storage/storage.js';
+import { type Storage, StorageUnavailable } from '../../core/storage.js';
 import { contractViolations, headerViolations } from '../helpers/contract.js';
 import { BATCH_PATH, makeUsers, OTHER_TENANT, post, startStub, TENANT } from '../helpers/stub.js';
 
@@ -263,11 +263,13 @@ describe('the stub with a handler that breaks the contract', () => {
     stub = await startStub(
       {},
       {
-        createUsersBatch: async (req, res) => {
-          const users = await stub.storage.createUsers(TENANT, req.body.users);
-          // full_name renamed: the response validator must stop this body.
-          const broken = users.map(({ full_name, ...rest }) => ({ ...rest, fullName: full_name }));
-          res.status(200).json(broken as unknown as typeof users);
+        createUsersBatch: {
+          handle: async ({ body }) => {
+            const users = await stub.storage.createUsers(TENANT, body.users);
+            // full_name renamed: the response validator must stop this body.
+            const broken = users.map(({ full_name, ...rest }) => ({ ...rest, fullName: full_name }));
+            return { status: 200, headers: {}, body: broken as unknown as typeof users };
+          },
         },
       },
       undefined,

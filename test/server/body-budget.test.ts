@@ -10,8 +10,8 @@ import express from 'express';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bodyBudget } from '../../server/body-budget.js';
 import type { RunningServer } from '../../server/start.js';
-import { newUser } from '../../server/storage/storage.js';
-import { uuidv7 } from '../../server/storage/uuid.js';
+import { newUser } from '../../core/storage.js';
+import { uuidv7 } from '../../core/uuid.js';
 import { makeUsers, post, startStub } from '../helpers/stub.js';
 
 /** An app behind bodyBudget(max) whose handler holds each request until the test lets it go. */
@@ -187,12 +187,14 @@ describe('the stub with BODIES_IN_FLIGHT', () => {
       { BODIES_IN_FLIGHT: '4kb' },
       {
         // Holds each batch for a moment, as a slow store would, and answers it as created.
-        createUsersBatch: async (req, res) => {
-          mostInHandler = Math.max(mostInHandler, ++inHandler);
-          await new Promise((r) => setTimeout(r, 30));
-          inHandler--;
-          const createdAt = new Date().toISOString();
-          res.status(200).json(req.body.users.map((user) => newUser(user, uuidv7(), createdAt)));
+        createUsersBatch: {
+          handle: async ({ body }) => {
+            mostInHandler = Math.max(mostInHandler, ++inHandler);
+            await new Promise((r) => setTimeout(r, 30));
+            inHandler--;
+            const createdAt = new Date().toISOString();
+            return { status: 200, headers: {}, body: body.users.map((user) => newUser(user, uuidv7(), createdAt)) };
+          },
         },
       },
     );

@@ -4,10 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../server/app.js';
-import { canonicalJson, requestFingerprint } from '../../server/idempotency.js';
+import { canonicalJson, requestFingerprint } from '../../core/idempotency.js';
 import type { RunningServer } from '../../server/start.js';
 import { openSqliteStorage } from '../../server/storage/sqlite.js';
-import type { Storage } from '../../server/storage/storage.js';
+import type { Storage } from '../../core/storage.js';
 import { contractViolations, headerViolations } from '../helpers/contract.js';
 import { makeUsers, OTHER_TENANT, post, startStub, TENANT } from '../helpers/stub.js';
 
@@ -261,13 +261,14 @@ describe('Idempotency-Key with a storage that is slow or fails', () => {
 });
 
 describe('requestFingerprint', () => {
-  it('is the same for bodies that differ in key order and different for another body or operation', () => {
+  it('is the same for bodies that differ in key order and different for another body or operation', async () => {
     const a = { users: [{ email: 'a@example.com', first_name: 'A' }] };
     const b = { users: [{ first_name: 'A', email: 'a@example.com' }] };
     expect(canonicalJson(a)).toBe(canonicalJson(b));
-    expect(requestFingerprint('createUsersBatch', a)).toBe(requestFingerprint('createUsersBatch', b));
-    expect(requestFingerprint('createUsersBatch', a)).not.toBe(requestFingerprint('createUsersBatch', { users: [] }));
-    expect(requestFingerprint('createUsersBatch', a)).not.toBe(requestFingerprint('otherOperation', a));
-    expect(requestFingerprint('createUsersBatch', a)).toMatch(/^[0-9a-f]{64}$/);
+    const fingerprint = await requestFingerprint('createUsersBatch', a);
+    expect(fingerprint).toBe(await requestFingerprint('createUsersBatch', b));
+    expect(fingerprint).not.toBe(await requestFingerprint('createUsersBatch', { users: [] }));
+    expect(fingerprint).not.toBe(await requestFingerprint('otherOperation', a));
+    expect(fingerprint).toMatch(/^[0-9a-f]{64}$/);
   });
 });

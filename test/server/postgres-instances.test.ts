@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgresStorage } from '../../server/storage/postgres.js';
-import type { CreateUser, Storage, User } from '../../server/storage/storage.js';
+import type { CreateUser, Storage, User } from '../../core/storage.js';
 import { contractViolations } from '../helpers/contract.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { BATCH_PATH, OTHER_TENANT, TENANT } from '../helpers/stub.js';

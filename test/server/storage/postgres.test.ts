@@ -18,7 +18,7 @@ import {
   type Storage,
   StorageUnavailable,
   type StoredResponse,
-} from '../../../server/storage/storage.js';
+} from '../../../core/storage.js';
 import { createTestDatabase, TEST_POSTGRES_URL, type TestDatabase } from '../../helpers/postgres.js';
 import { makeUsers, OTHER_TENANT, TENANT } from '../../helpers/stub.js';
 

@@ -15,7 +15,7 @@ import {
   type Storage,
   StorageUnavailable,
   type StoredResponse,
-} from '../../../server/storage/storage.js';
+} from '../../../core/storage.js';
 import { makeUsers, OTHER_TENANT, TENANT } from '../../helpers/stub.js';
 
 describe('openSqliteStorage', () => {

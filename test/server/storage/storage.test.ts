@@ -15,8 +15,8 @@ import {
   type Storage,
   type StoredResponse,
   type User,
-  withKnownTenants,
-} from '../../../server/storage/storage.js';
+} from '../../../core/storage.js';
+import { withKnownTenants } from '../../../server/storage/known-tenants.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
 import { makeUsers, OTHER_TENANT, TENANT } from '../../helpers/stub.js';
 

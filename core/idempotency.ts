@@ -1,24 +1,28 @@
 /**
  * The Idempotency-Key header, with Stripe's semantics and those of the IETF draft
- * draft-ietf-httpapi-idempotency-key-header: a key is remembered per tenant for 24 hours with the response of the
- * request that first ran under it, and a request's identity is a digest of its operation and canonical body.
+ * draft-ietf-httpapi-idempotency-key-header: a key is remembered per tenant for 24 hours with the outcome of the
+ * request that first ran under it, and a request's identity is a digest of its operation and canonical body. No Node
+ * API (Web Crypto's digest, which Node, browsers and service workers have).
  */
-import { createHash } from 'node:crypto';
 import { canonicalJson } from './canonical-json.js';
+import { IDEMPOTENCY_WINDOW_MS } from './limits.js';
 
-export { canonicalJson };
+export { canonicalJson, IDEMPOTENCY_WINDOW_MS };
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
-export const REPLAYED_HEADER = 'Idempotent-Replayed';
-/** How long a key is remembered; the contract promises 24 hours. */
-export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+export const REPLAYED_HEADER = 'idempotent-replayed';
+
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
 
 /**
  * The fingerprint stored with a key: the same key sent to another operation, or with another body, is a misuse.
- * @example requestFingerprint('createUsersBatch', req.body) // 64 hex digits
+ * @example await requestFingerprint('createUsersBatch', body) // 64 hex digits
  */
-export function requestFingerprint(operationId: string, body: unknown): string {
-  return createHash('sha256').update(operationId).update('\n').update(canonicalJson(body)).digest('hex');
+export async function requestFingerprint(operationId: string, body: unknown): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${operationId}\n${canonicalJson(body)}`));
+  let hex = '';
+  for (const byte of new Uint8Array(digest)) hex += HEX[byte];
+  return hex;
 }
 
 /**

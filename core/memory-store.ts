@@ -1,0 +1,84 @@
+/**
+ * The Storage interface kept in memory: the stateful mocks' store (Prism front, MSW) and the fast tests'. It answers
+ * exactly as the SQLite and PostgreSQL engines do (the same batchConflict and newUser), one batch at a time, and
+ * forgets everything when the process ends. No Node API.
+ */
+import { batchConflict, newUser, type CreateUser, type IdempotentRequest, type IdempotentResult, type Storage, type StoredResponse, type User } from './storage.js';
+import { uuidv7 } from './uuid.js';
+
+export interface MemoryStoreOptions {
+  /** Only these tenants exist (and those provisioned later); by default every tenant exists, as a mock wants. */
+  tenants?: readonly string[];
+}
+
+interface RecordedKey {
+  fingerprint: string;
+  at: Date;
+  response: StoredResponse;
+}
+
+export interface MemoryStore extends Storage {
+  /** Forgets every user and key (the tenants given stay). */
+  reset(): void;
+}
+
+/**
+ * Creates an empty store.
+ * @example const store = createMemoryStore({ tenants: ['40dd0c53-2fa7-4193-82ae-14d4e62c20fb'] });
+ */
+export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  const tenants = options.tenants ? new Set(options.tenants.map((t) => t.toLowerCase())) : undefined;
+  const users = new Map<string, { list: User[]; ids: Set<string> }>();
+  const keys = new Map<string, RecordedKey>();
+  // Structured copies, so a caller that changes what it got back cannot change what is stored, as with a database.
+  const copy = <T>(value: T): T => structuredClone(value);
+
+  /** The batch's users, or its conflict, as the engines decide it; stores the users when there is none. */
+  const runBatch = (tenantId: string, batch: readonly CreateUser[]) => {
+    const tenant = tenantId.toLowerCase();
+    const stored = users.get(tenant) ?? { list: [], ids: new Set<string>() };
+    const conflict = batchConflict(batch, stored.ids);
+    if (conflict) return { conflict };
+    const now = Date.now();
+    const createdAt = new Date(now).toISOString();
+    const created = batch.map((input) => newUser(input, uuidv7(now), createdAt));
+    stored.list.push(...copy(created));
+    for (const user of created) stored.ids.add(user.external_user_id);
+    users.set(tenant, stored);
+    return { users: created };
+  };
+
+  return {
+    async createUsers(tenantId, batch) {
+      const outcome = runBatch(tenantId, batch);
+      if ('conflict' in outcome) throw outcome.conflict;
+      return outcome.users;
+    },
+    async createUsersIdempotently(tenantId, batch, request: IdempotentRequest): Promise<IdempotentResult> {
+      const slot = `${tenantId.toLowerCase()} ${request.key}`;
+      const recorded = keys.get(slot);
+      if (recorded && recorded.at >= request.notBefore) {
+        if (recorded.fingerprint !== request.fingerprint) return { kind: 'key-reused' };
+        return { kind: 'replayed', response: copy(recorded.response) };
+      }
+      const response = request.respond(runBatch(tenantId, batch));
+      keys.set(slot, { fingerprint: request.fingerprint, at: new Date(), response: copy(response) });
+      return { kind: 'executed', response };
+    },
+    async provisionTenant(tenantId) {
+      tenants?.add(tenantId.toLowerCase());
+    },
+    async tenantExists(tenantId) {
+      return tenants ? tenants.has(tenantId.toLowerCase()) : true;
+    },
+    async listUsers(tenantId) {
+      return copy(users.get(tenantId.toLowerCase())?.list ?? []);
+    },
+    async ping() {},
+    async close() {},
+    reset() {
+      users.clear();
+      keys.clear();
+    },
+  };
+}

@@ -1,0 +1,32 @@
+/**
+ * Walking an OpenAPI document's operations: the one list of HTTP methods a path item can hold, and the one loop over
+ * a spec's operations that the hosts, the scripts and the tests share. No Node API.
+ */
+
+/** The methods an OpenAPI 3.1 path item may have an operation for, in the order the specification lists them. */
+export const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+/** The methods that carry a request body in this API's conventions (the scaffold adds one for them). */
+export const BODY_METHODS: readonly HttpMethod[] = ['post', 'put', 'patch'];
+
+export interface SpecOperation<O> {
+  path: string;
+  method: HttpMethod;
+  operation: O;
+}
+
+/**
+ * Every operation of a spec's `paths`, in document order.
+ * @example for (const { path, method, operation } of operationsOf(spec)) console.log(method, path, operation.operationId);
+ */
+export function operationsOf<O = { operationId: string }>(spec: { paths?: Record<string, unknown> }): SpecOperation<O>[] {
+  const found: SpecOperation<O>[] = [];
+  for (const [path, item] of Object.entries(spec.paths ?? {})) {
+    for (const method of HTTP_METHODS) {
+      const operation = (item as Record<string, unknown> | undefined)?.[method];
+      if (operation) found.push({ path, method, operation: operation as O });
+    }
+  }
+  return found;
+}
