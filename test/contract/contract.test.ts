@@ -39,7 +39,22 @@ describe.each(TARGETS)('on $name', (target) => {
   });
 
   for (const { operationId, method, path } of OPERATIONS) {
-    describe(`${method.toUpperCase()} ${path} (${operationId})`, () => CASES.get(operationId)!(target, () => running));
+    describe(`${method.toUpperCase()} ${path} (${operationId})`, () => {
+      CASES.get(operationId)!(target, () => running);
+
+      // The request id is a rule of the core: every target echoes a client's and makes it the problem's instance.
+      it('echoes x-request-id on an accepted request, and on a refused one uses it as the instance', async () => {
+        const accepted = exampleRequest(operationId, running.url, { 'x-tenant-id': TENANT, 'x-request-id': 'abc' });
+        const refused = exampleRequest(operationId, running.url, { 'x-request-id': 'abc.refused' });
+        const ok = await fetch(accepted.url, { method: accepted.method, headers: accepted.headers, body: accepted.body });
+        const no = await fetch(refused.url, { method: refused.method, headers: refused.headers, body: refused.body });
+        expect(ok.status).toBeLessThan(500);
+        expect(ok.headers.get('x-request-id')).toBe('abc');
+        expect(no.status).toBe(401);
+        expect(no.headers.get('x-request-id')).toBe('abc.refused');
+        expect(await no.json()).toMatchObject({ instance: 'urn:uuid:abc.refused' });
+      });
+    });
   }
 
   if (target.kind === 'mock') {
@@ -51,13 +66,14 @@ describe.each(TARGETS)('on $name', (target) => {
               'x-tenant-id': TENANT,
               prefer: `code=${status}`,
             });
-            const response = await fetch(url, { method, headers, ...(body !== undefined ? { body } : {}) });
+            const response = await fetch(url, { method, headers: { ...headers, 'x-request-id': `prefer-${status}` }, ...(body !== undefined ? { body } : {}) });
             const type = response.headers.get('content-type');
             const text = await response.text();
             const parsed: unknown = text === '' ? undefined : JSON.parse(text);
             recordHit(operationId, response.status, target.name);
             expect(response.status).toBe(status);
             expect(contractViolations(operationId, response.status, type, parsed), text).toEqual([]);
+            expect(response.headers.get('x-request-id')).toBe(`prefer-${status}`);
           });
         }
       }

@@ -165,3 +165,13 @@ export function exampleRequest(
     body: JSON.stringify(deref(first).value),
   };
 }
+
+/**
+ * A documented example as a target answers it to a request: a problem's instance is `urn:uuid:` and the request's
+ * id (core/request-id.ts), on every target; anything else is the example as it is.
+ * @example expect(body).toEqual(answeredTo(example, response.headers.get('x-request-id')));
+ */
+export function answeredTo(example: unknown, requestId: string | null): unknown {
+  if (example === null || typeof example !== 'object' || !('instance' in example)) return example;
+  return { ...example, instance: `urn:uuid:${requestId}` };
+}

@@ -14,6 +14,7 @@ import addFormatsModule from 'ajv-formats';
 import type { ValidateFunction } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SPEC_PATH, startMock, type RunningMock } from '../../mock/start-mock.js';
+import { answeredTo } from '../helpers/contract.js';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
@@ -147,7 +148,7 @@ describe('startMock() on generated/openapi.json (static examples, the default)',
 
       expect(reply.status).toBe(Number(status));
       expect(reply.type).toBe('application/problem+json');
-      expect(reply.body).toEqual(ERROR_EXAMPLES.find(([s]) => s === status)![2]);
+      expect(reply.body).toEqual(answeredTo(ERROR_EXAMPLES.find(([s]) => s === status)![2], reply.headers.get('x-request-id')));
       expect(validProblem(reply.body), JSON.stringify(validProblem.errors)).toBe(true);
       expect(reply.body.status).toBe(Number(status));
     },
@@ -159,7 +160,7 @@ describe('startMock() on generated/openapi.json (static examples, the default)',
 
     expect(reply.status).toBe(Number(status));
     expect(reply.type).toBe('application/problem+json');
-    expect(reply.body).toEqual(value);
+    expect(reply.body).toEqual(answeredTo(value, reply.headers.get('x-request-id')));
   });
 
   it('answers Prefer: example=DuplicateInBatch without code= with its own 404: it looks for the name among the 200 examples', async () => {
