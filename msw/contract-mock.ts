@@ -12,6 +12,7 @@
  * No Node API: it runs in Node, browsers and service workers.
  */
 import { CHECKERS, MOCK_OPERATIONS, type CheckError, type MockOperation } from '../generated/mock-contract.js';
+import { ALLOWED_METHODS, EXPOSED_HEADERS, PREFLIGHT_MAX_AGE_S } from '../core/cors.js';
 import { bodyEncodingError, codingOf, inflate, isJsonType, mediaTypeOf, parseJson } from '../core/body.js';
 import { InFlightKeys } from '../core/idempotency.js';
 import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_HEADER_SIZE } from '../core/limits.js';
@@ -26,12 +27,7 @@ import { illFormedStrings } from '../core/well-formed.js';
 
 export { DEFAULT_BODY_LIMIT, DEFAULT_MAX_HEADER_SIZE };
 
-/** Headers a browser page may read from an answer: every response header the contract documents, but CORS's own. */
-export const EXPOSED_HEADERS = [
-  ...new Set(MOCK_OPERATIONS.flatMap((o) => Object.values(o.responses).flatMap((r) => r.headers)).filter((h) => !/^access-control-/i.test(h))),
-];
-/** The methods of the contract's operations, as a preflight answer lists them. */
-const METHODS = [...new Set(MOCK_OPERATIONS.map((o) => o.method))];
+export { EXPOSED_HEADERS };
 
 export interface MockRequest {
   method: string;
@@ -220,7 +216,8 @@ export function createContractMock(options: ContractMockOptions = {}): ContractM
     let body = await readBody(request, method);
 
     // The route, as express-openapi-validator finds it. A path without a template wins over a templated one that
-    // also matches, as in the stub: `GET /users/batch` asks for `/users/batch` (405 when it has no GET).
+    // also matches, as in the stub: `GET /things/all` asks for `/things/all` (405 when it has no GET), not for the
+    // thing `all` of `/things/{id}`.
     const matching = routes.filter((r) => r.regex.test(url.pathname));
     const concrete = matching.filter((r) => r.names.length === 0);
     const onPath = concrete.length > 0 ? concrete : matching;
@@ -327,9 +324,9 @@ export function preflight(method: string, headers: Headers): MockAnswer | undefi
     status: 204,
     headers: {
       ...corsHeaders(headers.get('origin')),
-      'access-control-allow-methods': METHODS.join(', '),
+      'access-control-allow-methods': ALLOWED_METHODS.join(', '),
       'access-control-allow-headers': headers.get('access-control-request-headers') ?? '',
-      'access-control-max-age': '600',
+      'access-control-max-age': String(PREFLIGHT_MAX_AGE_S),
     },
     body: null,
   };

@@ -2,15 +2,16 @@
  * `hesh-users-contract/msw`: request handlers for MSW (2.x and 3.x) derived from the contract, for frontend unit
  * tests (`msw/node`), Storybook and the browser (`msw/browser` and its service worker). Requests are checked as the
  * stub checks them (400 with pointers, 401, 404, 405, 413, 415, malformed JSON); accepted ones get the spec's named
- * examples, any documented answer on request (`Prefer: code=409, example=DuplicateInBatch`, as on the Prism mock, or
- * `answer(...)` per test), or, with `stateful: true`, what the stub answers (409 for a stored user, replays).
+ * examples, any documented answer on request (`Prefer: code=409, example=NAME`, as on the Prism mock, or
+ * `answer(...)` per test), or, with `stateful: true`, what the stub answers: the core's handler of each operation
+ * (core/operations/) on a memory store.
  *
  * @example
  * import { setupServer } from 'msw/node';
  * import { createMockApi } from 'hesh-users-contract/msw';
  * const api = createMockApi({ baseUrl: 'http://localhost:3000', stateful: true });
  * const server = setupServer(...api.handlers);
- * server.use(api.answer('createUsersBatch', 409, 'ExternalUserIdTaken')); // one test's answer
+ * server.use(api.answer(operationId, 409, exampleName)); // one test's answer: any documented status and example
  */
 import { http, HttpResponse, type RequestHandler } from 'msw';
 import { MOCK_OPERATIONS, type MockExamples, type MockOperation } from '../generated/mock-contract.js';
@@ -44,7 +45,7 @@ export type MockExampleName<Op extends OperationId, S extends MockStatus<Op>> = 
 
 export interface MockApi {
   /**
-   * The handlers for setupServer / setupWorker: one per operation (`POST <baseUrl>/api/v1/public/users/batch`, ...),
+   * The handlers for setupServer / setupWorker: one per operation (`http.<method>(<baseUrl><path>)`, listed by MSW),
    * then one for every other path under baseUrl, which answers 404 or 405 as the stub does.
    */
   handlers: RequestHandler[];
@@ -52,7 +53,7 @@ export interface MockApi {
    * A handler of one operation that answers one documented response to every request the contract accepts (bad
    * requests still get the stub's 400, 401, ...); `server.use()` it in one test. The compiler checks the operation,
    * the status and the example name.
-   * @example server.use(api.answer('createUsersBatch', 409, 'DuplicateInBatch'))
+   * @example server.use(api.answer(operationId, 409, exampleName)) // typed: only a documented status and example compile
    */
   answer<Op extends OperationId, S extends MockStatus<Op>>(operationId: Op, status: S, example?: MockExampleName<Op, S>): RequestHandler;
   /** Forgets what a stateful mock stored (call it between tests). */

@@ -114,10 +114,15 @@ describe('GET /docs, read in Chromium', () => {
     expect(await page.title()).toBe('Hesh public Users API');
   });
 
-  describe.each(OPERATIONS)('$operationId', ({ op, index, summary, statuses, samples: codeSamples }) => {
+  describe.each(OPERATIONS)('$operationId', ({ operationId, op, index, summary, statuses, samples: codeSamples }) => {
     /** This operation's request and response sample panels (Redoc renders one of each per operation, in order). */
     const requestPanel = () => page.locator('.panel-request-samples').nth(index);
     const panel = () => page.locator('.panel-response-samples').nth(index);
+
+    // Redoc draws an operation once it scrolls into view, as a reader's scrolling does: go to its deep-link anchor.
+    beforeAll(async () => {
+      await page.locator(`[data-section-id$="/${operationId.toLowerCase()}"]`).first().scrollIntoViewIfNeeded({ timeout: RENDER_TIMEOUT_MS });
+    });
 
     it(`renders the operation by its summary`, async () => {
       await expectVisible(page.getByRole('heading', { name: summary }));

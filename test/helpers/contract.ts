@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import type { ValidateFunction } from 'ajv';
+import { operationsOf } from '../../core/spec.js';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
@@ -106,15 +107,10 @@ export function headerViolations(operationId: string, status: number, headers: H
   return violations;
 }
 
-const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
 /** Every operation of the spec, in the order the spec lists them. */
 export function operations(): { operationId: string; path: string; method: string; op: Operation }[] {
-  return Object.entries(spec.paths).flatMap(([path, item]) =>
-    Object.entries(item)
-      .filter(([method]) => METHODS.includes(method))
-      .map(([method, op]) => ({ operationId: op.operationId, path, method, op })),
-  );
+  return operationsOf<Operation>(spec).map(({ path, method, operation: op }) => ({ operationId: op.operationId, path, method, op }));
 }
 
 interface Parameter { name: string; in: string; required?: boolean; example?: unknown; examples?: Record<string, { value?: unknown; $ref?: string }>; schema?: { examples?: unknown[] }; $ref?: string }
