@@ -1,16 +1,25 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
+/**
+ * The slow tier: soak, fuzz and crash runs, the differential test of every target, the benchmark's smoke run and the
+ * package as consumers install it. `npm test` runs both tiers; `npm run test:fast` only the fast one.
+ */
+const SLOW = ['test/hardening/**/*.test.ts', 'test/mock/differential.test.ts', 'test/bench/**/*.test.ts', 'test/package/**/*.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // test/restart/ stops and starts the shared PostgreSQL server, which would break every other file using it if
     // they ran at the same time: it runs alone, after this run, with vitest.restart.config.ts (npm run test:restart).
-    // test/proof/ copies the repository and runs the suites in the copy; it runs once, after this run
+    // test/proof/ copies the repository and runs the fast tier in the copy; it runs once, after this run
     // (vitest.proof.config.ts, npm run test:proof).
     exclude: [...configDefaults.exclude, 'test/restart/**', 'test/proof/**'],
     // Servers and child processes start in some suites; their start-up is slow on a 2-core machine.
     testTimeout: 30_000,
     hookTimeout: 60_000,
     env: { REDOCLY_TELEMETRY: 'off', SCARF_ANALYTICS: 'false' },
+    projects: [
+      { extends: true, test: { name: 'fast', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/restart/**', 'test/proof/**', ...SLOW] } },
+      { extends: true, test: { name: 'slow', include: SLOW } },
+    ],
   },
 });

@@ -7,6 +7,12 @@
 export const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
 
+/**
+ * The methods this API gives its operations (what `npm run new:operation` takes): OPTIONS is CORS's preflight, HEAD
+ * comes with GET, and TRACE is never served.
+ */
+export const OPERATION_METHODS: readonly HttpMethod[] = HTTP_METHODS.filter((m) => m !== 'options' && m !== 'head' && m !== 'trace');
+
 /** The methods that carry a request body in this API's conventions (the scaffold adds one for them). */
 export const BODY_METHODS: readonly HttpMethod[] = ['post', 'put', 'patch'];
 

@@ -5,7 +5,8 @@
  * - the path file (`openapi/paths/`, named by pathFileName) with the operation: every status every operation
  *   documents already referenced from the shared responses, a `404` for a templated path, a request body only for
  *   a method that has one; and its `$ref` in `openapi/openapi.yaml`;
- * - the handler, `server/handlers/<operation-id>.ts`, registered in `server/handlers/index.ts`;
+ * - the handler, `core/operations/<operation-id>.ts`, registered in `core/operations/index.ts`: the one place its
+ *   behaviour is written, which the stub and the stateful mocks all run;
  * - the contract cases, `test/contract/operations/<operation-id>.ts`, which test/contract/contract.test.ts runs
  *   on every target;
  *
@@ -17,12 +18,13 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { BODY_METHODS, OPERATION_METHODS } from '../core/spec.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 /** What every placeholder starts with; test/scaffold/todos.test.ts looks for it. */
 export const TODO = 'TODO(new:operation)';
-const BODY_METHODS = new Set(['post', 'put', 'patch']);
-const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch']);
+const METHODS = new Set<string>(OPERATION_METHODS);
+const BODY = new Set<string>(BODY_METHODS);
 
 /**
  * The statuses every operation documents, and why: the stub or Node can send each of them on any route.
@@ -66,7 +68,7 @@ export function pathFileName(path: string): string {
 /** The statuses the scaffold documents for an operation, in order. */
 export function scaffoldedStatuses(method: string, path: string): number[] {
   const statuses: number[] = [200, ...EVERY_OPERATION];
-  if (BODY_METHODS.has(method)) statuses.push(...WITH_A_BODY);
+  if (BODY.has(method)) statuses.push(...WITH_A_BODY);
   if (/\{[^}]+\}/.test(path)) statuses.push(...ON_A_TEMPLATED_PATH);
   return statuses.sort((a, b) => a - b);
 }
@@ -110,7 +112,7 @@ export function operationYaml(method: string, path: string, operationId: string,
       );
     }
   }
-  if (BODY_METHODS.has(method)) {
+  if (BODY.has(method)) {
     lines.push(
       '  requestBody:',
       `    description: '${TODO}: what the client sends.'`,
@@ -162,21 +164,24 @@ export function operationYaml(method: string, path: string, operationId: string,
 
 /** The handler file: typed from operations[...], registered by operationId, throwing until it is written. */
 export function handlerSource(method: string, path: string, operationId: string): string {
-  const file = `server/handlers/${fileBaseName(operationId)}.ts`;
-  return `import type { HandlerDeps, OperationHandler } from './types.js';
+  const file = `core/operations/${fileBaseName(operationId)}.ts`;
+  return `import type { Operation } from '../operation.js';
 
 /**
- * ${method.toUpperCase()} ${path}: ${TODO}: what it answers. The request has been validated against the contract
- * and the tenant checked before this runs; req.params, req.query, req.headers and req.body are typed from it.
+ * ${method.toUpperCase()} ${path}: ${TODO}: what it answers. Every host (the stub, and on a memory store the
+ * stateful mocks) has checked the request against the contract and resolved the tenant before this runs; the input's
+ * params, query, headers and body are typed from operations['${operationId}'].
  */
-export function ${operationId}({ storage }: HandlerDeps): OperationHandler<'${operationId}'> {
-  return async (_req, _res) => {
-    void storage;
-    // ${TODO}: write the handler: read with a storage method (server/storage/), answer with res.status(200).json(...),
-    // throw new ApiError('resource-not-found', ...) (server/errors.ts) for what does not exist.
+export const ${operationId}: Operation<'${operationId}'> = {
+  async handle(input, { store }) {
+    void input;
+    void store;
+    // ${TODO}: write the handler: read or write with a storage method (declare it in core/storage.ts's Storage and
+    // write it once per engine: core/memory-store.ts, server/storage/sqlite.ts, server/storage/postgres.ts), return
+    // ok(body) (core/operation.ts), throw new ApiError('resource-not-found', ...) (core/problems.ts) for what is not there.
     throw new Error('${operationId} is not written yet: write its body in ${file}');
-  };
-}
+  },
+};
 `;
 }
 
@@ -216,16 +221,16 @@ function addPathRef(text: string, path: string): string {
   return text.slice(0, end) + entry + text.slice(end);
 }
 
-/** Registers the handler in server/handlers/index.ts: its import and its entry. */
+/** Registers the handler in core/operations/index.ts: its import and its entry. */
 function addHandler(text: string, operationId: string): string {
   const importLine = `import { ${operationId} } from './${fileBaseName(operationId)}.js';\n`;
   const imports = [...text.matchAll(/^import .*;\n/gm)];
   const last = imports[imports.length - 1]!;
   const afterImports = last.index + last[0].length;
   let out = text.slice(0, afterImports) + importLine + text.slice(afterImports);
-  const close = out.lastIndexOf('\n  };');
-  if (close === -1) throw new Error('server/handlers/index.ts: no handler object to add to');
-  out = `${out.slice(0, close)}\n    ${operationId}: ${operationId}(deps),${out.slice(close)}`;
+  const close = out.indexOf('\n};', out.indexOf('export const OPERATIONS'));
+  if (close === -1) throw new Error('core/operations/index.ts: no OPERATIONS object to add to');
+  out = `${out.slice(0, close)}\n  ${operationId},${out.slice(close)}`;
   return out;
 }
 
@@ -258,7 +263,7 @@ export function scaffold(options: { root?: string; method: string; path: string;
     writeFileSync(join(root, file), text);
     changes.push({ file, action });
   };
-  const handlerFile = `server/handlers/${fileBaseName(operationId)}.ts`;
+  const handlerFile = `core/operations/${fileBaseName(operationId)}.ts`;
   const casesFile = `test/contract/operations/${fileBaseName(operationId)}.ts`;
   for (const file of [handlerFile, casesFile]) {
     if (existsSync(join(root, file))) throw new Error(`${file} already exists`);
@@ -274,8 +279,8 @@ export function scaffold(options: { root?: string; method: string; path: string;
     write('openapi/openapi.yaml', addPathRef(readFileSync(index, 'utf8'), path), 'edited');
   }
   write(handlerFile, handlerSource(method, path, operationId), 'written');
-  const handlers = join(root, 'server', 'handlers', 'index.ts');
-  write('server/handlers/index.ts', addHandler(readFileSync(handlers, 'utf8'), operationId), 'edited');
+  const registry = join(root, 'core', 'operations', 'index.ts');
+  write('core/operations/index.ts', addHandler(readFileSync(registry, 'utf8'), operationId), 'edited');
   write(casesFile, contractCasesSource(method, path, operationId), 'written');
   return changes;
 }

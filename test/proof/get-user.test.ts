@@ -1,11 +1,17 @@
 /**
- * The proof that a new operation costs what README's "Adding an operation" says: in a copy of this repository (its
+ * The proof that a new operation costs what the docs' "Adding an operation" says: in a copy of this repository (its
  * node_modules linked, not copied), `npm run new:operation` scaffolds getUser (GET /api/v1/public/users/{id}), the
- * parts a person writes are put in from the fixtures next to this file (test/proof/get-user/), and then generate,
- * the linters, the typecheck and the contract suite (stub on SQLite and PostgreSQL, and the mock) must pass in the
- * copy. The files written or edited by hand, and those the scaffold wrote, are counted and checked.
+ * parts a person writes are put in from the fixtures next to this file (test/proof/get-user/): the path file, the
+ * handler (core/operations/, with the storage method it needs), its contract cases, and one storage function per
+ * engine (memory, SQLite, PostgreSQL). Then generate, the linters, the typecheck and the whole fast test tier must
+ * pass in the copy: the contract suite runs getUser's cases, stateful ones included, on the stub (SQLite and
+ * PostgreSQL), Prism and MSW (each stateless and stateful), with no mock code of getUser's own. The files written or
+ * edited by hand, and those the scaffold wrote, are counted and checked.
  *
- * Slow (a few minutes on 2 cores), so it has its own config: `npm run test:proof` (part of `npm test`).
+ * When the spec already has getUser (a team added its own), the proof scaffolds the same operation under a name and
+ * path the spec lacks, so it keeps proving the same thing.
+ *
+ * Slow (minutes on 2 cores), so it has its own config: `npm run test:proof` (part of `npm test`).
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -18,6 +24,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const FIXTURES = join(import.meta.dirname, 'get-user');
 const run = promisify(execFile);
+
+/** getUser and its path, or, when the spec has either already, a name and path it lacks. */
+function proofOperation(): { operationId: string; base: string; path: string } {
+  const spec = JSON.parse(readFileSync(join(ROOT, 'generated', 'openapi.json'), 'utf8')) as { paths: Record<string, Record<string, { operationId?: string }>> };
+  const ids = new Set(Object.values(spec.paths).flatMap((item) => Object.values(item).map((o) => o?.operationId)));
+  for (let n = 1; ; n += 1) {
+    const operationId = n === 1 ? 'getUser' : `getUser${n}`;
+    const path = n === 1 ? '/api/v1/public/users/{id}' : `/api/v1/public/users${n}/{id}`;
+    if (!ids.has(operationId) && !spec.paths[path]) return { operationId, base: operationId.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase(), path };
+  }
+}
+const OP = proofOperation();
+
+/** A fixture's text, for the operation the proof scaffolds. */
+function fixture(name: string): string {
+  return readFileSync(join(FIXTURES, name), 'utf8')
+    .replaceAll('/api/v1/public/users/{id}', OP.path)
+    .replaceAll('getUser', OP.operationId)
+    .replaceAll('get-user', OP.base);
+}
 
 /** Every file of the working tree git knows about (tracked or new, not ignored), as paths relative to the root. */
 function repositoryFiles(root: string): string[] {
@@ -67,13 +93,16 @@ async function inCopy(copy: string, command: string, args: string[], timeout = 3
   }
 }
 
-describe('adding getUser (GET /api/v1/public/users/{id}) in a copy of the repository', () => {
+describe(`adding ${OP.operationId} (GET ${OP.path}) in a copy of the repository`, () => {
   let copy = '';
   let original: Map<string, string>;
   let scaffolded: Map<string, string>;
   let scaffoldOutput = '';
   let scaffoldTypecheck = '';
   let scaffoldTodos = '';
+  const pathFile = `openapi/paths/${OP.path.slice(1).replaceAll('/', '_')}.yaml`;
+  const handlerFile = `core/operations/${OP.base}.ts`;
+  const casesFile = `test/contract/operations/${OP.base}.ts`;
 
   beforeAll(async () => {
     copy = mkdtempSync(join(tmpdir(), 'hesh-proof-'));
@@ -83,7 +112,7 @@ describe('adding getUser (GET /api/v1/public/users/{id}) in a copy of the reposi
     }
     symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
     original = snapshot(copy);
-    scaffoldOutput = await inCopy(copy, 'npm', ['run', '--silent', 'new:operation', '--', 'GET', '/api/v1/public/users/{id}', 'getUser']);
+    scaffoldOutput = await inCopy(copy, 'npm', ['run', '--silent', 'new:operation', '--', 'GET', OP.path, OP.operationId]);
     scaffolded = snapshot(copy);
     // The scaffold as it is: it type-checks, and the todo test names each place a person writes.
     scaffoldTypecheck = await inCopy(copy, 'npx', ['tsc']).then(() => 'passed');
@@ -95,13 +124,13 @@ describe('adding getUser (GET /api/v1/public/users/{id}) in a copy of the reposi
       (error: { stdout: string; stderr: string }) => error.stdout + error.stderr,
     );
 
-    // What a person writes, and nothing else: the path file's details, the handler's body, the cases, and one
-    // storage method per engine (with its line in the Storage interface).
-    cpSync(join(FIXTURES, 'path-file.yaml'), join(copy, 'openapi/paths/api_v1_public_users_{id}.yaml'));
-    cpSync(join(FIXTURES, 'handler.ts.txt'), join(copy, 'server/handlers/get-user.ts'));
-    cpSync(join(FIXTURES, 'contract-cases.ts.txt'), join(copy, 'test/contract/operations/get-user.ts'));
-    const engine = readFileSync(join(FIXTURES, 'storage-engine.txt'), 'utf8');
-    insertBefore(copy, 'server/storage/storage.ts', '  /** Creates the tenant if it does not exist yet', readFileSync(join(FIXTURES, 'storage-interface.txt'), 'utf8'));
+    // What a person writes, and nothing else: the path file's details, the handler (with the storage method it
+    // declares), the cases, and that storage method once per engine.
+    writeFileSync(join(copy, pathFile), fixture('path-file.yaml'));
+    writeFileSync(join(copy, handlerFile), fixture('handler.ts.txt'));
+    writeFileSync(join(copy, casesFile), fixture('contract-cases.ts.txt'));
+    const engine = fixture('storage-engine.txt');
+    insertBefore(copy, 'core/memory-store.ts', '    async listUsers(tenantId) {', fixture('storage-memory.txt'));
     insertBefore(copy, 'server/storage/sqlite.ts', '    async listUsers(tenantId) {', engine);
     insertBefore(copy, 'server/storage/postgres.ts', '    async listUsers(tenantId) {', engine);
   }, 300_000);
@@ -112,35 +141,25 @@ describe('adding getUser (GET /api/v1/public/users/{id}) in a copy of the reposi
 
   it('scaffolds three files and registers them in two, naming the path file by its one rule', () => {
     const { written, edited } = changed(original, scaffolded);
-    expect(written).toEqual([
-      'openapi/paths/api_v1_public_users_{id}.yaml',
-      'server/handlers/get-user.ts',
-      'test/contract/operations/get-user.ts',
-    ]);
-    expect(edited).toEqual(['openapi/openapi.yaml', 'server/handlers/index.ts']);
-    expect(scaffoldOutput).toContain('written server/handlers/get-user.ts');
+    expect(written).toEqual([handlerFile, pathFile, casesFile].sort());
+    expect(edited).toEqual(['core/operations/index.ts', 'openapi/openapi.yaml']);
+    expect(scaffoldOutput).toContain(`written ${handlerFile}`);
   });
 
   it('leaves the scaffold type-checking, and failing only where a person must write, with what to write', () => {
     expect(scaffoldTypecheck).toBe('passed');
     expect(scaffoldTodos).toContain('write what each of these says');
-    expect(scaffoldTodos).toContain('server/handlers/get-user.ts');
-    expect(scaffoldTodos).toContain('test/contract/operations/get-user.ts');
-    expect(scaffoldTodos).toMatch(/openapi\/paths\/api_v1_public_users_\{id\}\.yaml:\d+: summary: 'TODO\(new:operation\)/);
+    expect(scaffoldTodos).toContain(handlerFile);
+    expect(scaffoldTodos).toContain(casesFile);
+    expect(scaffoldTodos).toContain(`${pathFile}:`);
+    expect(scaffoldTodos).toMatch(/summary: 'TODO\(new:operation\)/);
   });
 
-  it('counts what a person wrote: the three scaffolded files and one storage method per engine, nothing else', () => {
+  it('counts what a person wrote: the three scaffolded files and one storage function per engine, nothing else', () => {
     const { written, edited } = changed(scaffolded, snapshot(copy));
     expect(written).toEqual([]);
-    expect(edited).toEqual([
-      'openapi/paths/api_v1_public_users_{id}.yaml',
-      'server/handlers/get-user.ts',
-      'server/storage/postgres.ts',
-      'server/storage/sqlite.ts',
-      'server/storage/storage.ts',
-      'test/contract/operations/get-user.ts',
-    ]);
-    console.log(`getUser: ${edited.length} files written or edited by hand (${edited.join(', ')}); 5 scaffolded (3 written, 2 edited)`);
+    expect(edited).toEqual([handlerFile, 'core/memory-store.ts', pathFile, 'server/storage/postgres.ts', 'server/storage/sqlite.ts', casesFile].sort());
+    console.log(`${OP.operationId}: ${edited.length} files written or edited by hand (${edited.join(', ')}); 5 scaffolded (3 written, 2 edited)`);
   });
 
   it('passes generate, lint:spec, lint:owasp and the typecheck in the copy', async () => {
@@ -149,12 +168,17 @@ describe('adding getUser (GET /api/v1/public/users/{id}) in a copy of the reposi
     await inCopy(copy, 'npm', ['run', '--silent', 'lint:owasp']);
     await inCopy(copy, 'npx', ['tsc']);
     const bundle = JSON.parse(readFileSync(join(copy, 'generated/openapi.json'), 'utf8'));
-    expect(bundle.paths['/api/v1/public/users/{id}'].get.operationId).toBe('getUser');
+    expect(bundle.paths[OP.path].get.operationId).toBe(OP.operationId);
   }, 600_000);
 
-  it('passes the contract suite on the stub (SQLite, PostgreSQL) and the mock, the generated and breaking tests, and has nothing left to write', async () => {
-    const out = await inCopy(copy, 'npx', ['vitest', 'run', 'test/contract', 'test/generated', 'test/breaking', 'test/scaffold'], 900_000);
+  it('passes the whole fast test tier in the copy, the contract suite running its cases on every target, stateful ones included', async () => {
+    const out = await inCopy(copy, 'npm', ['run', '--silent', 'test:fast'], 1_200_000);
     expect(out).toMatch(/Tests\s+\d+ passed/);
-    expect(out).toContain('| getUser | 404 |');
-  }, 900_000);
+    expect(out).not.toMatch(/Tests\s+[^\n]*failed/);
+    expect(out).toContain(`| ${OP.operationId} | 404 |`);
+    // Its stateful cases ran on each stateful mock (a read of a created user, a 404 for an unknown id).
+    for (const target of ['mock (Prism, --stateful)', 'MSW handlers (stateful)']) {
+      expect(out).toContain(`on '${target}'`);
+    }
+  }, 1_200_000);
 });

@@ -61,7 +61,7 @@ describe('scaffold()', () => {
   function copy(): string {
     const dir = mkdtempSync(join(tmpdir(), 'hesh-scaffold-'));
     dirs.push(dir);
-    for (const file of ['generated/openapi.json', 'openapi/openapi.yaml', 'openapi/paths/api_v1_public_users_batch.yaml', 'server/handlers/index.ts']) {
+    for (const file of ['generated/openapi.json', 'openapi/openapi.yaml', 'openapi/paths/api_v1_public_users_batch.yaml', 'core/operations/index.ts']) {
       mkdirSync(join(dir, file, '..'), { recursive: true });
       cpSync(join(ROOT, file), join(dir, file));
     }
@@ -76,22 +76,22 @@ describe('scaffold()', () => {
     expect(() => scaffold({ root, method: 'FETCH', path: '/x', operationId: 'x' })).toThrow(/METHOD/);
   });
 
-  it('writes three files and registers them in openapi.yaml and server/handlers/index.ts', () => {
+  it('writes three files and registers them in openapi.yaml and core/operations/index.ts', () => {
     const root = copy();
     const changes = scaffold({ root, method: 'GET', path: '/api/v1/public/tenants/{id}', operationId: 'getTenant' });
     expect(changes).toEqual([
       { file: 'openapi/paths/api_v1_public_tenants_{id}.yaml', action: 'written' },
       { file: 'openapi/openapi.yaml', action: 'edited' },
-      { file: 'server/handlers/get-tenant.ts', action: 'written' },
-      { file: 'server/handlers/index.ts', action: 'edited' },
+      { file: 'core/operations/get-tenant.ts', action: 'written' },
+      { file: 'core/operations/index.ts', action: 'edited' },
       { file: 'test/contract/operations/get-tenant.ts', action: 'written' },
     ]);
     expect(parse(readFileSync(join(root, 'openapi/openapi.yaml'), 'utf8')).paths['/api/v1/public/tenants/{id}']).toEqual({
       $ref: 'paths/api_v1_public_tenants_{id}.yaml',
     });
-    const index = readFileSync(join(root, 'server/handlers/index.ts'), 'utf8');
+    const index = readFileSync(join(root, 'core/operations/index.ts'), 'utf8');
     expect(index).toContain("import { getTenant } from './get-tenant.js';");
-    expect(index).toContain('getTenant: getTenant(deps),');
+    expect(index).toMatch(/OPERATIONS: Operations = {\n[^}]*\n  getTenant,\n};/);
   });
 
   it('adds a second method to an existing path file instead of a second file', () => {

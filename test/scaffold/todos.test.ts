@@ -8,7 +8,7 @@ import { expect, it } from 'vitest';
 import { TODO } from '../../scripts/new-operation.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const WHERE = ['openapi', 'server', 'test/contract'];
+const WHERE = ['openapi', 'core', 'server', 'test/contract'];
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
