@@ -163,14 +163,15 @@ export async function createApp(options: AppOptions): Promise<Express> {
  */
 function operationHandler(operationId: OperationId, operations: Operations, deps: OperationDeps): RequestHandler {
   return async (req, res) => {
-    const input: OperationInput<OperationId> = {
+    // express-openapi-validator has checked the body, parameters and headers against operations[operationId].
+    const input = {
       tenant: tenantOf(req),
       body: req.body,
-      params: req.params as never,
-      query: req.query as never,
-      headers: req.headers as OperationInput<OperationId>['headers'],
+      params: req.params,
+      query: req.query,
+      headers: req.headers,
       requestId: requestIdOf(req),
-    };
+    } as unknown as OperationInput<OperationId>;
     const { status, headers, body } = await runOperation(operationId, input, deps, operations);
     res.status(status).set(headers);
     if (status >= 400) res.type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));

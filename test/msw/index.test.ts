@@ -8,7 +8,7 @@ import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { createUsersClient } from '../../client/index.js';
 import { createMockApi, type MockExampleName } from '../../msw/index.js';
-import { contractViolations } from '../helpers/contract.js';
+import { contractViolations, operations } from '../helpers/contract.js';
 import { TENANT } from '../helpers/stub.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -29,6 +29,9 @@ afterEach(() => {
   api.reset();
 });
 afterAll(() => server.close());
+
+/** How MSW names a handler it lists: `METHOD url`. */
+const headerOf = (handler: unknown) => (handler as { info: { header: string } }).info.header;
 
 describe('createMockApi({ stateful: true }) under msw/node', () => {
   it('creates the users, then answers the same batch 409 with a pointer to the taken external_user_id', async () => {
@@ -54,6 +57,23 @@ describe('createMockApi({ stateful: true }) under msw/node', () => {
     expect(contractViolations('createUsersBatch', 409, asked.response.headers.get('content-type'), asked.error)).toEqual([]);
     expect(invalid.response.status).toBe(400);
     expect(invalid.error?.errors?.map((e) => e.pointer)).toEqual(['/users']);
+  });
+
+  it('has one handler per operation of the spec, by its method and path, and one for every other path, last', () => {
+    const listed = server.listHandlers().map(headerOf);
+    const expected = operations().map(({ method, path }) => `${method.toUpperCase()} ${BASE}${path.replace(/\{([^}]+)\}/g, ':$1')}`);
+    expect(listed.slice(0, -1)).toEqual(expected);
+    expect(listed.at(-1)).toMatch(new RegExp(` ${BASE}/\\*$`));
+  });
+
+  it("overrides one operation by name with answer(), and the override is listed first as that operation's handler", async () => {
+    const { operationId, method, path } = operations()[0]!;
+    const override = api.answer(operationId as 'createUsersBatch', 409);
+    server.use(override);
+    expect(headerOf(server.listHandlers()[0]!)).toBe(`${method.toUpperCase()} ${BASE}${path}`);
+    const answered = await client.POST(PATH, { body: { users } });
+    expect(answered.response.status).toBe(409);
+    expect(await client.POST(PATH, { body: { users: [] } }).then((r) => r.response.status)).toBe(400);
   });
 
   it('types answer(): the operation, the status and the example name are checked by the compiler', () => {
