@@ -20,6 +20,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { AddressInfo, Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip, inflate } from 'node:zlib';
+import { deprecationHeadersAt } from '../core/deprecation.js';
 import {
   corsHeaders,
   createContractMock,
@@ -151,6 +152,9 @@ export async function startContractFront(options: {
     const origin = headers.get('origin');
     const early = preflight(req.method ?? 'GET', headers);
     if (early) return send(res, early, origin);
+    // Deprecation, Sunset and Link on every answer of a deprecated operation, refusals included (core/deprecation.ts);
+    // writeHead merges them into each answer, and relay keeps them over Prism's own `Deprecation: true`.
+    for (const [name, value] of Object.entries(deprecationHeadersAt(req.method ?? 'GET', new URL(req.url ?? '/', 'http://front.invalid').pathname))) res.setHeader(name, value);
     // A compressed body is kept up to a larger size: the stub's limit is on the inflated body.
     const coded = (headers.get('content-encoding') ?? 'identity').trim().toLowerCase() !== 'identity';
     const body = await readBody(req, coded ? COMPRESSED_BODY_KEPT : DEFAULT_BODY_LIMIT);
@@ -181,7 +185,7 @@ export async function startContractFront(options: {
   const relay = async (res: ServerResponse, answer: Response, origin: string | null) => {
     const out: Record<string, string> = {};
     answer.headers.forEach((value, name) => {
-      if (!HOP_BY_HOP.has(name) && name !== 'content-encoding' && !PRISM_CORS.test(name)) out[name] = value;
+      if (!HOP_BY_HOP.has(name) && name !== 'content-encoding' && !PRISM_CORS.test(name) && !res.hasHeader(name)) out[name] = value;
     });
     res.writeHead(answer.status, { ...out, ...corsHeaders(origin) }).end(Buffer.from(await answer.arrayBuffer()));
   };

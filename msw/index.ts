@@ -13,6 +13,7 @@
  * server.use(api.answer('createUsersBatch', 409, 'ExternalUserIdTaken')); // one test's answer
  */
 import { http, HttpResponse, type RequestHandler } from 'msw';
+import { deprecationHeadersAt } from '../core/deprecation.js';
 import type { MockExamples } from '../generated/mock-contract.js';
 import {
   corsHeaders,
@@ -55,8 +56,8 @@ export interface MockApi {
   reset(): void;
 }
 
-function toResponse(answer: MockAnswer, origin: string | null): Response {
-  return new HttpResponse(answer.body, { status: answer.status, headers: { ...answer.headers, ...corsHeaders(origin) } });
+function toResponse(answer: MockAnswer, origin: string | null, notice: Record<string, string> = {}): Response {
+  return new HttpResponse(answer.body, { status: answer.status, headers: { ...answer.headers, ...notice, ...corsHeaders(origin) } });
 }
 
 async function toMockRequest(request: Request) {
@@ -94,9 +95,11 @@ export function createMockApi(options: MockApiOptions = {}): MockApi {
       const early = preflight(request.method, request.headers);
       if (early) return toResponse(early, origin);
       const result = await mock.handle({ ...(await toMockRequest(request)), url: pathOf(request.url) }, pick ? 'only' : undefined);
-      if (isAnswer(result)) return toResponse(result, origin);
+      // Deprecation, Sunset and Link on every answer of a deprecated operation, refusals included (core/deprecation.ts).
+      const notice = deprecationHeadersAt(request.method, pathOf(request.url).split('?')[0]!);
+      if (isAnswer(result)) return toResponse(result, origin, notice);
       const answer = pick?.(result) ?? chosen(mock, result);
-      return toResponse(answer, origin);
+      return toResponse(answer, origin, notice);
     };
 
   return {
