@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// The getUser proof (test/proof/) copies the repository and runs generate, the linters, the typecheck and the
-// contract suite in the copy: minutes on a 2-core machine, so it runs once, on its own (npm run test:proof).
+// The proofs (test/proof/) copy the repository and run generate, the linters, the typecheck, release:check and the
+// contract suite in the copy: minutes on a 2-core machine, so they run once, on their own (npm run test:proof).
 export default defineConfig({
   test: {
     include: ['test/proof/**/*.test.ts'],

@@ -4,12 +4,16 @@
 import createClient, { type Client } from 'openapi-fetch';
 import type { components, operations, paths } from '../generated/schema.js';
 import type { Problem } from './problems.js';
-import { backoffMs, isRetryableAnswer, isRetryableError, newIdempotencyKey, retryAfterMs, retryBounds, sleep, type RetryOptions } from './retry.js';
+import { deprecationNotice, warnOnce, type DeprecationNotice } from './deprecation.js';
+import { newIdempotencyKey, retryBounds, type RetryOptions } from './retry.js';
+import { createSender, UsersRequestError } from './sender.js';
 
 export type { components, operations, paths };
 export * from './problems.js';
 export { mockPrefer, type DocumentedStatus, type MockPreference } from './prefer.js';
 export { RETRY_DEFAULTS, type RetryOptions } from './retry.js';
+export { UsersRequestError } from './sender.js';
+export type { DeprecationNotice } from './deprecation.js';
 
 /** A user as the API returns it. */
 export type User = components['schemas']['User'];
@@ -39,8 +43,16 @@ export interface UsersClientOptions {
   fetch?: (input: Request) => Promise<Response>;
   /** How long one attempt of any request may take, answer body included, before it fails with a `TimeoutError`. */
   timeout?: number;
-  /** Automatic, safe retries of `createUsersBatch` (off unless given); a call may override it. */
+  /**
+   * Automatic, safe retries of every request of this client, the raw typed methods included (off unless given): a
+   * `POST` without an `Idempotency-Key` gets one, the same on every attempt. `createUsersBatch` may override it.
+   */
   retry?: boolean | RetryOptions;
+  /**
+   * Called with every answer that says its operation is deprecated (`Deprecation`, `Sunset`, `Link` headers). By
+   * default one `console.warn` per operation per process.
+   */
+  onDeprecation?: (notice: DeprecationNotice) => void;
   /** Headers every request carries, e.g. `mockPrefer(...)` for a client of the mock. */
   headers?: Record<string, string>;
 }
@@ -67,18 +79,6 @@ export type CreateUsersBatchResult = (
   | { data?: undefined; error: Problem }
 ) & { response: Response; attempts: number; idempotencyKey: string | undefined };
 
-/** Thrown by `createUsersBatch` when no attempt got an answer (network errors or timeouts, retries exhausted). */
-export class UsersRequestError extends Error {
-  override readonly name = 'UsersRequestError';
-  constructor(
-    message: string,
-    readonly attempts: number,
-    options: { cause: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
 export interface UsersClient extends Client<paths> {
   /**
    * `POST /api/v1/public/users/batch`: creates the batch, retrying safely when retries are on.
@@ -96,25 +96,19 @@ export interface UsersClient extends Client<paths> {
  */
 export function createUsersClient(options: UsersClientOptions): UsersClient {
   const { baseUrl, tenantId, timeout, headers } = options;
+  // Looked up per attempt, not when the client is made (openapi-fetch would keep the fetch it saw at creation).
+  const fetchNow = () => options.fetch ?? globalThis.fetch;
   const client = createClient<paths>({
     baseUrl,
     headers: { ...headers, [TENANT_HEADER]: tenantId },
-    // Looked up per request, not when the client is made (openapi-fetch would keep the fetch it saw at creation).
-    fetch: (request: Request) => {
-      const fetchNow = options.fetch ?? globalThis.fetch;
-      if (timeout === undefined) return fetchNow(request);
-      // A timer of our own rather than AbortSignal.timeout(), and one that holds the request it aborts: a signal
-      // follows another only weakly, so a request that nothing else holds (a fetch double that waits for its abort)
-      // would be collected and never time out. Left to run out (unref'd), the timer also bounds reading the body.
-      const controller = new AbortController();
-      const forwarded = new Request(request, { signal: controller.signal });
-      const timer = setTimeout(() => {
-        if (!forwarded.signal.aborted) controller.abort(new DOMException(`no answer within ${timeout} ms`, 'TimeoutError'));
-      }, timeout);
-      (timer as { unref?: () => void }).unref?.();
-      if (request.signal.aborted) controller.abort(request.signal.reason);
-      else request.signal.addEventListener('abort', () => controller.abort(request.signal.reason), { once: true });
-      return fetchNow(forwarded);
+    // The one sender: timeouts and retries for every request, the raw typed methods included (client/sender.ts).
+    fetch: createSender({ fetch: fetchNow, timeout, bounds: retryBounds(options.retry) }),
+  });
+  const onDeprecation = options.onDeprecation ?? warnOnce;
+  client.use({
+    onResponse({ request, response, schemaPath }) {
+      const notice = deprecationNotice(`${request.method} ${schemaPath}`, request, response);
+      if (notice) onDeprecation(notice);
     },
   });
 
@@ -122,37 +116,25 @@ export function createUsersClient(options: UsersClientOptions): UsersClient {
     const bounds = retryBounds(call.retry ?? options.retry);
     const idempotencyKey = call.idempotencyKey ?? (bounds ? newIdempotencyKey() : undefined);
     const { signal } = call;
-    const started = Date.now();
-    const maxAttempts = bounds?.maxAttempts ?? 1;
-    for (let attempt = 1; ; attempt++) {
-      signal?.throwIfAborted();
-      let result;
-      try {
-        result = await client.POST(USERS_BATCH_PATH, {
-          body,
-          params: { header: idempotencyKey === undefined ? {} : { 'Idempotency-Key': idempotencyKey } },
-          headers: { ...call.headers, ...(call.tenantId === undefined ? {} : { [TENANT_HEADER]: call.tenantId }) },
-          ...(signal ? { signal } : {}),
-        });
-      } catch (error) {
-        if (signal?.aborted) throw signal.reason;
-        const wait = bounds ? backoffMs(attempt, bounds) : 0;
-        if (!bounds || !isRetryableError(error) || attempt >= maxAttempts || Date.now() - started + wait > bounds.maxElapsedMs) {
-          throw new UsersRequestError(`createUsersBatch failed after ${attempt} attempt(s): ${String(error)}`, attempt, { cause: error });
-        }
-        await sleep(wait, signal);
-        continue;
-      }
-      const { response } = result;
-      const answer = { response, attempts: attempt, idempotencyKey };
-      const done = result.error === undefined
-        ? { ...answer, data: result.data as User[] }
-        : { ...answer, error: result.error as Problem };
-      if (!bounds || !isRetryableAnswer(response.status, result.error) || attempt >= maxAttempts) return done;
-      const wait = retryAfterMs(response) ?? backoffMs(attempt, bounds);
-      if (Date.now() - started + wait > bounds.maxElapsedMs) return done;
-      await sleep(wait, signal);
+    let attempts = 1;
+    // This call's own sender: its retry bounds, and the attempts it took for the result.
+    const sender = createSender({ fetch: fetchNow, timeout, bounds, report: (n) => (attempts = n) });
+    let result;
+    try {
+      result = await client.POST(USERS_BATCH_PATH, {
+        body,
+        params: { header: idempotencyKey === undefined ? {} : { 'Idempotency-Key': idempotencyKey } },
+        headers: { ...call.headers, ...(call.tenantId === undefined ? {} : { [TENANT_HEADER]: call.tenantId }) },
+        fetch: sender,
+        ...(signal ? { signal } : {}),
+      });
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      if (error instanceof UsersRequestError) throw error;
+      throw new UsersRequestError(`createUsersBatch failed after ${attempts} attempt(s): ${String(error)}`, attempts, { cause: error });
     }
+    const answer = { response: result.response, attempts, idempotencyKey };
+    return result.error === undefined ? { ...answer, data: result.data as User[] } : { ...answer, error: result.error as Problem };
   }
 
   return Object.assign(client, { createUsersBatch });

@@ -1,6 +1,7 @@
 /**
- * When and how long `createUsersBatch` waits before it sends a batch again. Only a request that carries an
- * Idempotency-Key is ever retried, so a retry can at worst replay the first answer, never store a batch twice.
+ * When and how long the client waits before it sends a request again (client/sender.ts). A POST or PATCH is retried
+ * only with an Idempotency-Key (the sender adds one), so a retry can at worst replay the first answer, never store a
+ * batch twice.
  */
 import { PROBLEM_TYPE_BASE } from '../generated/problem-kinds.js';
 

@@ -4,10 +4,12 @@
  * contract's operations). No Node API.
  */
 import { MOCK_OPERATIONS } from '../generated/mock-contract.js';
+import { DEPRECATION_HEADER_NAMES } from './deprecation.js';
 
-/** Headers a browser page may read from an answer (Access-Control-Expose-Headers). */
+/** Headers a browser page may read from an answer (Access-Control-Expose-Headers), deprecation's included. */
 export const EXPOSED_HEADERS: readonly string[] = [
   ...new Set(MOCK_OPERATIONS.flatMap((o) => Object.values(o.responses).flatMap((r) => r.headers)).filter((h) => !/^access-control-/i.test(h))),
+  ...DEPRECATION_HEADER_NAMES,
 ];
 /** The methods a preflight allows (Access-Control-Allow-Methods): those of the contract's operations. */
 export const ALLOWED_METHODS: readonly string[] = [...new Set(MOCK_OPERATIONS.map((o) => o.method.toUpperCase()))];

@@ -36,3 +36,27 @@ export function operationsOf<O = { operationId: string }>(spec: { paths?: Record
   }
   return found;
 }
+
+/** A path template as Express 5 matches it: case-insensitive, an optional trailing slash, `{name}` one segment. */
+export interface PathPattern {
+  regex: RegExp;
+  /** The template's parameter names, in the order of the regex's groups. */
+  names: string[];
+}
+
+/**
+ * The pattern of a path template, as every host matches a request's path to an operation.
+ * @example pathPattern('/users/{id}').regex.exec('/USERS/42/')?.[1] // '42'
+ */
+export function pathPattern(template: string): PathPattern {
+  const names: string[] = [];
+  const source = template
+    .split(/(\{[^}]+\})/)
+    .map((part) => {
+      if (!part.startsWith('{')) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      names.push(part.slice(1, -1));
+      return '([^/]+)';
+    })
+    .join('');
+  return { regex: new RegExp(`^${source}/?$`, 'i'), names };
+}

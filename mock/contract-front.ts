@@ -18,6 +18,7 @@
 import { once } from 'node:events';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { deprecationHeadersAt } from '../core/deprecation.js';
 import { DEFAULT_MAX_HEADER_SIZE } from '../core/limits.js';
 import { PROBLEMS } from '../core/problems.js';
 import {
@@ -138,6 +139,9 @@ export async function startContractFront(options: {
     const origin = headers.get('origin');
     const early = preflight(req.method ?? 'GET', headers);
     if (early) return send(res, early, origin);
+    // Deprecation, Sunset and Link on every answer of a deprecated operation, refusals included (core/deprecation.ts);
+    // writeHead merges them into each answer, and relay keeps them over Prism's own `Deprecation: true`.
+    for (const [name, value] of Object.entries(deprecationHeadersAt(req.method ?? 'GET', new URL(req.url ?? '/', 'http://front.invalid').pathname))) res.setHeader(name, value);
     // A compressed body is kept up to a larger size: the stub's limit is on the inflated body.
     const coded = (headers.get('content-encoding') ?? 'identity').trim().toLowerCase() !== 'identity';
     const body = await readBody(req, coded ? COMPRESSED_BODY_KEPT : DEFAULT_BODY_LIMIT);
@@ -168,7 +172,7 @@ export async function startContractFront(options: {
   const relay = async (res: ServerResponse, answer: Response, origin: string | null, accepted?: AcceptedRequest) => {
     const out: Record<string, string> = {};
     answer.headers.forEach((value, name) => {
-      if (!HOP_BY_HOP.has(name) && name !== 'content-encoding' && !PRISM_CORS.test(name)) out[name] = value;
+      if (!HOP_BY_HOP.has(name) && name !== 'content-encoding' && !PRISM_CORS.test(name) && !res.hasHeader(name)) out[name] = value;
     });
     const text = await answer.text();
     // Prism's answer made the request's own: its x-request-id, and its id as a problem's instance.

@@ -23,6 +23,7 @@ import { unknownProperty } from '../core/pointers.js';
 import { ApiError, KIND_HEADERS, kindOf, PROBLEM_CONTENT_TYPE, PROBLEM_KINDS, PROBLEMS, type ProblemError, type ProblemKind } from '../core/problems.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from '../core/request-id.js';
 import { resolveTenant } from '../core/tenant.js';
+import { pathPattern, type PathPattern } from '../core/spec.js';
 import { illFormedStrings } from '../core/well-formed.js';
 
 export { DEFAULT_BODY_LIMIT, DEFAULT_MAX_HEADER_SIZE };
@@ -147,25 +148,13 @@ function toProblemErrors(errors: CheckError[], body: unknown): ProblemError[] {
   });
 }
 
-interface Route {
+interface Route extends PathPattern {
   operation: MockOperation;
-  regex: RegExp;
-  /** The path template's parameter names, in the order of the regex's groups. */
-  names: string[];
 }
 
-/** Express 5's routing: case-insensitive, an optional trailing slash, `{name}` one segment. */
+/** An operation's route, matched as the stub's router matches it. */
 function routeOf(operation: MockOperation): Route {
-  const names: string[] = [];
-  const source = operation.path
-    .split(/(\{[^}]+\})/)
-    .map((part) => {
-      if (!part.startsWith('{')) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      names.push(part.slice(1, -1));
-      return '([^/]+)';
-    })
-    .join('');
-  return { operation, regex: new RegExp(`^${source}/?$`, 'i'), names };
+  return { operation, ...pathPattern(operation.path) };
 }
 
 /**

@@ -16,6 +16,7 @@
 import { http, HttpResponse, type RequestHandler } from 'msw';
 import { MOCK_OPERATIONS, type MockExamples, type MockOperation } from '../generated/mock-contract.js';
 import { ApiError } from '../core/problems.js';
+import { deprecationHeadersAt } from '../core/deprecation.js';
 import {
   corsHeaders,
   createContractMock,
@@ -60,8 +61,8 @@ export interface MockApi {
   reset(): void;
 }
 
-function toResponse(answer: MockAnswer, origin: string | null): Response {
-  return new HttpResponse(answer.body, { status: answer.status, headers: { ...answer.headers, ...corsHeaders(origin) } });
+function toResponse(answer: MockAnswer, origin: string | null, notice: Record<string, string> = {}): Response {
+  return new HttpResponse(answer.body, { status: answer.status, headers: { ...answer.headers, ...notice, ...corsHeaders(origin) } });
 }
 
 async function toMockRequest(request: Request) {
@@ -113,9 +114,11 @@ export function createMockApi(options: MockApiOptions = {}): MockApi {
       const early = preflight(request.method, request.headers);
       if (early) return toResponse(early, origin);
       const result = await mock.handle({ ...(await toMockRequest(request)), url: pathOf(request.url) }, pick ? 'only' : undefined);
-      if (isAnswer(result)) return toResponse(result, origin);
+      // Deprecation, Sunset and Link on every answer of a deprecated operation, refusals included (core/deprecation.ts).
+      const notice = deprecationHeadersAt(request.method, pathOf(request.url).split('?')[0]!);
+      if (isAnswer(result)) return toResponse(result, origin, notice);
       const answer = pick?.(result) ?? chosen(mock, result);
-      return toResponse(answer, origin);
+      return toResponse(answer, origin, notice);
     };
 
   return {

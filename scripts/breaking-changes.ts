@@ -59,6 +59,12 @@ export interface BreakingChange {
   rule: BreakingRule;
   /** One sentence that starts with the place, e.g. "POST /api/v1/public/users/batch: request property users[].phone is now required". */
   message: string;
+  /**
+   * Set when the change is refused even in a new major version, and says why: an operation or property removed
+   * without being deprecated first (`deprecated: true` in a released contract), or an operation removed before its
+   * `x-sunset` date.
+   */
+  refused?: string;
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
@@ -144,13 +150,26 @@ const missingFrom = (values: unknown[], from: unknown[]): unknown[] => {
   return values.filter((value) => !present.has(show(value)));
 };
 
+/** Why removing a property is refused: it was not deprecated in the released contract; undefined when it was. */
+function notDeprecated(released: unknown): string | undefined {
+  return node(released).deprecated === true ? undefined : 'it was not deprecated first (deprecated: true with x-deprecated-at, in a released minor version)';
+}
+
+/** Why removing a released operation is refused: not deprecated first, or before its sunset; undefined when allowed. */
+function removalRefused(released: Node, today: Date): string | undefined {
+  if (released.deprecated !== true) return notDeprecated(released);
+  const sunset = released['x-sunset'];
+  if (typeof sunset !== 'string') return 'it has no sunset date (x-sunset) yet';
+  return today.getTime() < Date.parse(`${sunset}T00:00:00Z`) ? `its sunset date ${sunset} has not come yet` : undefined;
+}
+
 /** Collects the changes of one operation, each message starting with the operation's name. */
 class Findings {
   readonly changes: BreakingChange[] = [];
   constructor(private readonly where: string) {}
-  add(rule: BreakingRule, what: string): void {
+  add(rule: BreakingRule, what: string, refused?: string): void {
     const message = `${this.where}: ${what}`;
-    if (!this.changes.some((change) => change.message === message)) this.changes.push({ rule, message });
+    if (!this.changes.some((change) => change.message === message)) this.changes.push({ rule, message, ...(refused ? { refused } : {}) });
   }
 }
 
@@ -248,7 +267,7 @@ function compareRequestSchema(before: Node, after: Node, path: string, place: Pl
   for (const name of Object.keys(oldProperties)) {
     if (name in newProperties) continue;
     if (after.additionalProperties === false) {
-      found.add('request-property-removed', `${place(join(path, name))} was removed; old clients that send it are refused`);
+      found.add('request-property-removed', `${place(join(path, name))} was removed; old clients that send it are refused`, notDeprecated(oldProperties[name]));
     } else if (isNode(after.additionalProperties)) {
       compareRequestSchema(node(oldProperties[name]), after.additionalProperties, join(path, name), place, found);
     }
@@ -300,7 +319,7 @@ function compareResponseSchema(before: Node, after: Node, path: string, place: P
   }
   for (const [name, schema] of Object.entries(oldProperties)) {
     const now = newProperties[name];
-    if (now === undefined) found.add('response-property-removed', `${place(join(path, name))} was removed`);
+    if (now === undefined) found.add('response-property-removed', `${place(join(path, name))} was removed`, notDeprecated(schema));
     else compareResponseSchema(node(schema), node(now), join(path, name), place, found);
   }
   if (isNode(before.additionalProperties) && isNode(after.additionalProperties)) {
@@ -416,7 +435,7 @@ const pathShape = (path: string): string => path.replace(/\{[^}]*\}/g, '{}');
  * @example findBreakingChanges(released, current).map((change) => change.message)
  * // ['POST /api/v1/public/users/batch: request property users[].phone is now required']
  */
-export function findBreakingChanges(released: unknown, current: unknown): BreakingChange[] {
+export function findBreakingChanges(released: unknown, current: unknown, today = new Date()): BreakingChange[] {
   const [before, after] = [dereference(node(released)), dereference(node(current))];
   const changes: BreakingChange[] = [];
   const newPaths = new Map(named(after.paths).map(([path, item]) => [pathShape(path), node(item)]));
@@ -427,13 +446,17 @@ export function findBreakingChanges(released: unknown, current: unknown): Breaki
     const methods = METHODS.filter((method) => isNode(oldItem[method]));
     if (!newItem) {
       const found = new Findings(path);
-      found.add('path-removed', `path removed, with its operations ${methods.map((method) => method.toUpperCase()).join(', ')}`);
+      const refused = methods
+        .map((method) => [method, removalRefused(node(oldItem[method]), today)] as const)
+        .filter(([, why]) => why !== undefined)
+        .map(([method, why]) => `${method.toUpperCase()}: ${why}`);
+      found.add('path-removed', `path removed, with its operations ${methods.map((method) => method.toUpperCase()).join(', ')}`, refused.join('; ') || undefined);
       changes.push(...found.changes);
       continue;
     }
     for (const method of methods) {
       const found = new Findings(`${method.toUpperCase()} ${path}`);
-      if (!isNode(newItem[method])) found.add('operation-removed', 'operation removed');
+      if (!isNode(newItem[method])) found.add('operation-removed', 'operation removed', removalRefused(node(oldItem[method]), today));
       else compareOperation(before, after, [oldItem, node(oldItem[method])], [newItem, node(newItem[method])], found);
       changes.push(...found.changes);
     }

@@ -33,10 +33,14 @@ async function main(): Promise<void> {
   }
   const count = changes.length === 1 ? '1 breaking change' : `${changes.length} breaking changes`;
   console.error(`${count} (${relative(ROOT, currentFile)} ${current.info.version} against ${shown} ${released.info.version}):`);
-  for (const change of changes) console.error(`  ${change.message}`);
+  for (const change of changes) {
+    console.error(`  ${change.message}`);
+    if (change.refused) console.error(`    refused even in a new major version: ${change.refused}`);
+  }
   console.error(
     'Old clients of this major version would fail. Make the change compatible, or, if it is intended, bump the major ' +
-      'version and cut a new baseline (README, "Breaking-change guard").',
+      'version and cut a new baseline (README, "Breaking-change guard"). Remove an operation or a property only once ' +
+      'a released minor version has deprecated it, and an operation only from its x-sunset date on.',
   );
   process.exit(1);
 }

@@ -2,7 +2,8 @@
  * Writes everything derived from the hand-written contract: `generated/openapi.json` (the bundle the validator,
  * the mock and the docs read, with every operation's `x-codeSamples`), `generated/schema.d.ts` (the types),
  * `generated/problem-kinds.ts` (the catalogue of problem kinds, from the Problem schema's `x-problem-kinds`) and
- * `generated/mock-contract.ts` (what the mocks answer from, with standalone request checkers: scripts/mock-contract.ts).
+ * `generated/mock-contract.ts` (what the mocks answer from, with standalone request checkers: scripts/mock-contract.ts)
+ * and `generated/deprecations.ts` (the deprecated operations, for the Deprecation and Sunset headers: scripts/deprecations.ts).
  * `--check` writes nothing and fails when
  * the committed files differ from what would be written.
  */
@@ -13,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript';
 import { withCodeSamples } from './code-samples.js';
+import { deprecationsModule, withDeprecationNotes } from './deprecations.js';
 import { mockContractModule } from './mock-contract.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -82,7 +84,8 @@ export type ProblemType = \`\${typeof PROBLEM_TYPE_BASE}\${ProblemKind}\`;
  */
 export async function render(): Promise<Record<string, string>> {
   // Redoc shows each operation's x-codeSamples; they are derived from its named request examples, never written by hand.
-  const spec = { 'x-generated': NOTICE, ...withCodeSamples(await bundle()) };
+  // Deprecated operations say since and until when at the top of their description (scripts/deprecations.ts).
+  const spec = { 'x-generated': NOTICE, ...withDeprecationNotes(withCodeSamples(await bundle())) };
   // The notice goes on the first line, where a reader sees it; the rest is ordinary pretty JSON.
   const json = JSON.stringify(spec, null, 2).replace(/^\{\n\s+/, '{ ') + '\n';
   const types = astToString(await openapiTS(JSON.parse(json) as OpenAPI3));
@@ -91,6 +94,7 @@ export async function render(): Promise<Record<string, string>> {
     'schema.d.ts': `// ${NOTICE}\n// Types from openapi-typescript; the client and the stub's handlers import them.\n\n${types}`,
     'problem-kinds.ts': problemKindsModule(spec),
     'mock-contract.ts': mockContractModule(spec, NOTICE),
+    'deprecations.ts': deprecationsModule(spec, NOTICE),
   };
 }
 

@@ -12,6 +12,7 @@ import { noteSurrogateEscapes, rejectIllFormedStrings } from './well-formed.js';
 import { jsonBody } from './json-body.js';
 import { bodyBudget } from './body-budget.js';
 import { memoizeValidatorPathRegexps } from './path-regexp-cache.js';
+import { deprecationHeadersAt } from '../core/deprecation.js';
 import { InFlightKeys } from '../core/idempotency.js';
 import type { OperationDeps, OperationId, OperationInput, Operations } from '../core/operation.js';
 import { OPERATIONS, runOperation } from '../core/operations/index.js';
@@ -116,6 +117,12 @@ export async function createApp(options: AppOptions): Promise<Express> {
       () => false,
     );
     res.status(ready ? 200 : 503).json({ live: true, ready, checks: { database: ready ? 'ok' : 'unreachable' } });
+  });
+
+  // Deprecation, Sunset and Link on every answer of a deprecated operation, refusals included (core/deprecation.ts).
+  app.use((req, res, next) => {
+    res.set(deprecationHeadersAt(req.method, req.path));
+    next();
   });
 
   // After the docs, spec and health routes (a probe must never be refused), before the body is read: a refused

@@ -4,7 +4,7 @@
  * must not be retried, and an abort.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createUsersClient, PROBLEM_TYPE_BASE, RETRY_DEFAULTS, UsersRequestError, type Problem, type UsersClient } from '../../client/index.js';
+import { createUsersClient, PROBLEM_TYPE_BASE, RETRY_DEFAULTS, USERS_BATCH_PATH, UsersRequestError, type Problem, type UsersClient } from '../../client/index.js';
 import { backoffMs, newIdempotencyKey, retryAfterMs } from '../../client/retry.js';
 import type { RunningServer } from '../../server/start.js';
 import { deref, operation } from '../helpers/contract.js';
@@ -237,6 +237,66 @@ describe('createUsersBatch with retry, behind a fault-injecting proxy in front o
     expect(performance.now() - started).toBeLessThan(1_000);
     expect((error as Error).name).toBe('AbortError');
     expect(proxy.requests).toHaveLength(1);
+  });
+});
+
+describe('the raw typed methods of a client with retry on, behind the same proxy (one sender for every request)', () => {
+  it('retries a raw POST whose answer was cut off, with an Idempotency-Key it added, the same on both attempts; one batch is stored', async () => {
+    const { users, stored } = freshBatch();
+    proxy.plan({ kind: 'drop-after-forward' }, { kind: 'pass' });
+
+    const { data, error, response } = await client.POST(USERS_BATCH_PATH, { body: { users } });
+
+    console.info(`[retry log] raw POST, dropped connection:\n  ${log().join('\n  ')}\n  stored: ${(await stored()).length} users`);
+    expect(error).toBeUndefined();
+    expect(response.status).toBe(200);
+    const [first, second] = proxy.requests;
+    expect(proxy.requests).toHaveLength(2);
+    expect(first!.idempotencyKey).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(second!.idempotencyKey).toBe(first!.idempotencyKey);
+    expect(second!.upstreamReplayed).toBe('true');
+    expect(data!.map((u) => u.id)).toEqual((first!.upstreamBody as { id: string }[]).map((u) => u.id));
+    expect(await stored()).toHaveLength(users.length);
+  });
+
+  it("keeps the caller's own Idempotency-Key on a raw POST, and waits a 503's Retry-After", async () => {
+    const { users, stored } = freshBatch(1);
+    const unavailable = problemAnswers().find((a) => a.status === 503)!;
+    proxy.plan({ kind: 'answer', status: 503, body: unavailable.problem, retryAfter: '1' }, { kind: 'pass' });
+    const key = newIdempotencyKey();
+
+    const started = performance.now();
+    const { response } = await client.POST(USERS_BATCH_PATH, { body: { users }, params: { header: { 'Idempotency-Key': key } } });
+
+    expect(response.status).toBe(200);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(950);
+    expect(proxy.requests.map((r) => r.idempotencyKey)).toEqual([key, key]);
+    expect(await stored()).toHaveLength(1);
+  });
+
+  it('gives up on a raw POST after maxAttempts network errors with UsersRequestError', async () => {
+    const { users, stored } = freshBatch(1);
+    proxy.plan(...Array.from({ length: 5 }, () => ({ kind: 'drop' as const })));
+    const bounded = createUsersClient({ baseUrl: proxy.url, tenantId: TENANT, retry: { ...FAST, maxAttempts: 2 } });
+
+    const error = await bounded.POST(USERS_BATCH_PATH, { body: { users } }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(UsersRequestError);
+    expect((error as UsersRequestError).attempts).toBe(2);
+    expect((error as UsersRequestError).message).toMatch(new RegExp(`^POST ${USERS_BATCH_PATH} failed after 2 attempt\\(s\\)`));
+    expect(proxy.requests).toHaveLength(2);
+    expect(await stored()).toHaveLength(0);
+  });
+
+  it('sends a raw POST of a client without retry once, with no Idempotency-Key, and lets its network error through', async () => {
+    const { users } = freshBatch(1);
+    proxy.plan({ kind: 'drop' });
+    const plain = createUsersClient({ baseUrl: proxy.url, tenantId: TENANT });
+
+    const error = await plain.POST(USERS_BATCH_PATH, { body: { users } }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(TypeError);
+    expect(proxy.requests.map((r) => r.idempotencyKey ?? null)).toEqual([null]);
   });
 });
 
