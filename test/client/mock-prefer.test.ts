@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUsersClient, mockPrefer, problemKind } from '../../client/index.js';
 import { startMock } from '../../mock/start-mock.js';
-import { deref, operation } from '../helpers/contract.js';
+import { answeredTo, deref, operation } from '../helpers/contract.js';
 import { TENANT } from '../helpers/stub.js';
 
 const BODY = { users: [{ external_user_id: 'HR-1', email: 'ann.lee@example.com', first_name: 'Ann', last_name: 'Lee' }] };
@@ -29,7 +29,7 @@ describe('createUsersClient against the mock, with mockPrefer', () => {
     const reused = await always.createUsersBatch(BODY);
 
     expect(duplicate.response.status).toBe(409);
-    expect(duplicate.error).toEqual(example(409, 'DuplicateInBatch'));
+    expect(duplicate.error).toEqual(answeredTo(example(409, 'DuplicateInBatch'), duplicate.response.headers.get('x-request-id')));
     expect(plain.response.status).toBe(200);
     expect(plain.data).toEqual(example(200, 'TwoUsers'));
     expect(problemKind(reused.error)).toBe('idempotency-key-reused');
