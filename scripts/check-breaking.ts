@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   for (const change of changes) console.error(`  ${change.message}`);
   console.error(
     'Old clients of this major version would fail. Make the change compatible, or, if it is intended, bump the major ' +
-      'version and cut a new baseline (README, "Breaking-change guard").',
+      'version and cut a new baseline (docs/contract.md, "Breaking changes and versions").',
   );
   process.exit(1);
 }
