@@ -1,15 +1,23 @@
 /**
- * Builds the Redoc page from generated/openapi.json into build/docs/index.html: one file that works offline.
+ * Builds the Redoc pages from generated/openapi.json, each one file that works offline:
+ * - build/docs/index.html, the published page: production first in the servers list and in the code samples;
+ * - build/docs/hosted.html, the page the stub serves at /docs: a placeholder origin first, which the /docs route
+ *   replaces with the origin the reader asked for (server/docs-origin.ts), so its samples reach that server.
  * `--inlineBundle` embeds Redoc itself; the one thing it still loads from Redocly's CDN, the attribution logo, is
  * swapped for an inline SVG here, so a reader's browser sends no request anywhere.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { DOCS_ORIGIN_PLACEHOLDER } from '../server/docs-origin.js';
+import { withCodeSamples } from './code-samples.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const DOCS_FILE = join(ROOT, 'build', 'docs', 'index.html');
+export const HOSTED_DOCS_FILE = join(ROOT, 'build', 'docs', 'hosted.html');
+const SPEC_FILE = join(ROOT, 'generated', 'openapi.json');
 const REDOCLY = join(ROOT, 'node_modules', '.bin', 'redocly');
 const CDN_LOGO = /https:\/\/cdn\.redoc\.ly\/redoc\/logo-mini(?:-full)?\.svg/g;
 const INLINE_LOGO =
@@ -18,22 +26,49 @@ const INLINE_LOGO =
     '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="16"><text x="0" y="12" font-family="sans-serif" font-size="12">Redocly</text></svg>',
   );
 
+/** Which page: the published one, or the one a server hosts (its own origin first, filled in per request). */
+export type DocsVariant = 'published' | 'hosted';
+
 /**
- * Writes the offline docs page and returns its path.
- * @example await buildDocs(); // build/docs/index.html
+ * The bundle as the hosted page shows it: the placeholder origin first in `servers` (the published servers after
+ * it), and the code samples written again for it.
  */
-export async function buildDocs(outFile = DOCS_FILE): Promise<string> {
+export function hostedSpec(spec: Record<string, any>): Record<string, any> {
+  const copy = structuredClone(spec);
+  copy.servers = [
+    { url: DOCS_ORIGIN_PLACEHOLDER, description: 'This server: the one these docs were opened from.' },
+    ...((copy.servers ?? []) as unknown[]),
+  ];
+  return withCodeSamples(copy);
+}
+
+/**
+ * Writes one offline docs page and returns its path.
+ * @example await buildDocs(); // build/docs/index.html
+ * @example await buildDocs(HOSTED_DOCS_FILE, 'hosted'); // what GET /docs serves
+ */
+export async function buildDocs(outFile = DOCS_FILE, variant: DocsVariant = 'published'): Promise<string> {
   await mkdir(dirname(outFile), { recursive: true });
-  await promisify(execFile)(
-    REDOCLY,
-    ['build-docs', 'generated/openapi.json', '--inlineBundle', '--title', 'Hesh public Users API', '-o', outFile],
-    { cwd: ROOT, env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' } },
-  );
+  let input = SPEC_FILE;
+  const scratch = variant === 'hosted' ? await mkdtemp(join(tmpdir(), 'hesh-docs-')) : undefined;
+  try {
+    if (scratch) {
+      input = join(scratch, 'openapi.json');
+      await writeFile(input, JSON.stringify(hostedSpec(JSON.parse(await readFile(SPEC_FILE, 'utf8')))));
+    }
+    await promisify(execFile)(
+      REDOCLY,
+      ['build-docs', input, '--inlineBundle', '--title', 'Hesh public Users API', '-o', outFile],
+      { cwd: ROOT, env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' } },
+    );
+  } finally {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  }
   const html = await readFile(outFile, 'utf8');
   await writeFile(outFile, html.replace(CDN_LOGO, INLINE_LOGO));
   return outFile;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(`wrote ${await buildDocs()}`);
+  for (const file of await Promise.all([buildDocs(), buildDocs(HOSTED_DOCS_FILE, 'hosted')])) console.log(`wrote ${file}`);
 }

@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   }
   console.error(
     'Old clients of this major version would fail. Make the change compatible, or, if it is intended, bump the major ' +
-      'version and cut a new baseline (README, "Breaking-change guard"). Remove an operation or a property only once ' +
+      'version and cut a new baseline (docs/contract.md, "Breaking changes and versions"). Remove an operation or a property only once ' +
       'a released minor version has deprecated it, and an operation only from its x-sunset date on.',
   );
   process.exit(1);

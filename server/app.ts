@@ -25,11 +25,13 @@ import { compileResponseValidators, validateJsonResponses } from './response-val
 import { cors } from './cors.js';
 import { tenantRateLimit } from './rate-limit.js';
 import { docsContentSecurityPolicy, securityHeaders } from './security.js';
+import { requestOrigin, withDocsOrigin } from './docs-origin.js';
 import { rethrowTenantLookupFailure, tenantOf, tenantSecurityHandler } from './tenant.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const SPEC_FILE = join(ROOT, 'generated', 'openapi.json');
-export const DOCS_FILE = join(ROOT, 'build', 'docs', 'index.html');
+/** The hosted docs page (npm run docs): scripts/build-docs.ts's HOSTED_DOCS_FILE. */
+export const DOCS_FILE = join(ROOT, 'build', 'docs', 'hosted.html');
 
 interface Spec {
   paths: Record<string, unknown>;
@@ -102,14 +104,17 @@ export async function createApp(options: AppOptions): Promise<Express> {
   app.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(text);
   });
-  app.get('/docs', async (_req, res, next) => {
+  app.get('/docs', async (req, res, next) => {
+    let built: string;
     try {
-      const html = await readFile(options.docsFile ?? DOCS_FILE, 'utf8');
-      res.setHeader('Content-Security-Policy', docsContentSecurityPolicy(html));
-      res.type('html').send(html);
+      built = await readFile(options.docsFile ?? DOCS_FILE, 'utf8');
     } catch {
-      next(new ApiError('not-found', 'The docs page has not been built; run `npm run docs`.'));
+      return next(new ApiError('not-found', 'The docs page has not been built; run `npm run docs`.'));
     }
+    // The hosted page's samples and first server aim at the origin the reader asked for (server/docs-origin.ts).
+    const html = withDocsOrigin(built, requestOrigin(req));
+    res.setHeader('Content-Security-Policy', docsContentSecurityPolicy(html));
+    res.type('html').send(html);
   });
   app.get('/healthz', async (_req, res) => {
     const ready = await storage.ping().then(

@@ -1,4 +1,4 @@
-/** The client against the Prism mock: `mockPrefer` picks the documented answer, as the README shows. */
+/** The client against the Prism mock: `mockPrefer` picks the documented answer, as docs/frontend.md shows. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUsersClient, mockPrefer, problemKind } from '../../client/index.js';
 import { startMock } from '../../mock/start-mock.js';

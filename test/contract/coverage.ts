@@ -1,5 +1,5 @@
 /**
- * Records which documented status of which operation each target answered, and renders the table the README
+ * Records which documented status of which operation each target answered, and renders the table docs/testing.md
  * points to: operation × status × target.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';

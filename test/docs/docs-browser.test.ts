@@ -74,8 +74,8 @@ describe('GET /docs, read in Chromium', () => {
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(MISSING_CHROMIUM);
     workDir = await mkdtemp(join(tmpdir(), 'hesh-docs-browser-'));
-    // Its own copy of the page: test/docs/docs.test.ts builds build/docs/index.html at the same time.
-    const docsFile = await buildDocs(join(workDir, 'docs', 'index.html'));
+    // Its own copy of the hosted page (what npm start serves): test/docs/docs.test.ts builds build/docs/ at the same time.
+    const docsFile = await buildDocs(join(workDir, 'docs', 'hosted.html'), 'hosted');
     stub = await startStub({}, undefined, docsFile);
 
     context = await chromium.launchPersistentContext(join(workDir, 'profile'), {
@@ -169,6 +169,9 @@ describe('GET /docs, read in Chromium', () => {
         const text = await requestPanel().innerText();
         expect(text, label).toContain(source.split('\n')[0]!);
         expect(text, label).toContain(source.split('\n').at(-1)!);
+        // The hosted page aims its samples at the server that shows it, never at production.
+        expect(text, label).toContain(stub!.url);
+        expect(text, label).not.toContain('https://api.hesh.app/api/');
       }
       // Back to the payload, as the next test reads it.
       await requestPanel().getByText(shown, { exact: true }).first().click();

@@ -3,14 +3,15 @@
  * folder, from the local npm cache only (`--offline`: anything not already there fails the install). Checks what
  * the tarball holds (every entry of the exports map, nothing twice), how many packages an install brings, that no
  * install script ran, and that consumer files type-check under moduleResolution bundler, nodenext and node10, and
- * run as ESM and as CommonJS `require` against the stub on a free port. The README's "For frontend teams" code blocks
- * are compiled here too, against the installed package.
+ * run as ESM and as CommonJS `require` against the stub on a free port. Every code block of the docs marked
+ * `<!-- compiled: test/package/pack.test.ts -->` (README.md, docs/, any Markdown file of the repository) is compiled
+ * here too, against the installed package, with msw and vitest beside it as a frontend's tests have them.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/start.js';
@@ -27,8 +28,15 @@ const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
 const REPO_LOCK = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
   packages: Record<string, { dependencies?: Record<string, string>; dev?: boolean }>;
 };
-/** The README's code blocks for frontend teams: each ```ts block right after this comment. */
-const README_MARKER = '<!-- compiled: test/package/pack.test.ts -->';
+/** Marks a docs code block that this file compiles: the ```ts block right after it. */
+const COMPILED_MARKER = '<!-- compiled: test/package/pack.test.ts -->';
+/** Folders that hold no docs of this repository. */
+const NOT_DOCS = new Set(['node_modules', 'build', 'dist', 'data', '.git', '.cache']);
+/** The README a consumer reads on the package's page, at most: ten minutes of reading. */
+const README_MAX_BYTES = 15_000;
+const README_MAX_LINES = 200;
+/** A test that runs tsc over a project: each run is a fresh TypeScript, slow on a 2-core machine under load. */
+const TSC_TIMEOUT_MS = 120_000;
 
 let work: string;
 let tarball: string;
@@ -141,19 +149,36 @@ users.createUsersBatch({ users: [{ external_user_id: 'cjs-' + Date.now(), email:
   .then((r) => console.log(JSON.stringify({ status: r.response.status, created: r.data?.length, spec: spec.info.version, kind: hesh.problemKind({ type: hesh.PROBLEM_TYPE_BASE + 'rate-limited', title: 't', status: 429 }) })));
 `;
 
-/** The README's marked ```ts blocks, in order. */
-function readmeBlocks(): string[] {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  return readme.split(README_MARKER).slice(1).map((rest) => {
-    const match = /^\s*```ts\n([\s\S]*?)\n```/.exec(rest);
-    if (!match) throw new Error(`a README block after "${README_MARKER}" is not a \`\`\`ts block`);
-    return match[1]!;
+/** Every Markdown file of the repository, relative to it. */
+function markdownFiles(dir = ROOT): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    if (entry.isDirectory()) return NOT_DOCS.has(entry.name) ? [] : markdownFiles(join(dir, entry.name));
+    return entry.name.endsWith('.md') ? [relative(ROOT, join(dir, entry.name))] : [];
+  });
+}
+
+/** The ```ts blocks of one Markdown text, each with whether the compiled marker stands right before it. */
+function tsBlocks(text: string): { code: string; marked: boolean }[] {
+  return [...text.matchAll(/(<!-- compiled: [^>]*-->\s*)?```ts\n([\s\S]*?)\n```/g)].map((m) => ({ code: m[2]!, marked: m[1] !== undefined }));
+}
+
+/** The marked ```ts blocks of every Markdown file, in order, named by where they are. */
+function docBlocks(): { name: string; file: string; code: string }[] {
+  return markdownFiles().flatMap((file) => {
+    const text = readFileSync(join(ROOT, file), 'utf8');
+    const blocks = text.split(COMPILED_MARKER).slice(1).map((rest) => {
+      const match = /^\s*```ts\n([\s\S]*?)\n```/.exec(rest);
+      if (!match) throw new Error(`a block of ${file} after "${COMPILED_MARKER}" is not a \`\`\`ts block`);
+      return match[1]!;
+    });
+    return blocks.map((code, i) => ({ name: `${file.replace(/\.md$/, '').replace(/[^A-Za-z0-9]+/g, '-')}-${i + 1}.ts`, file, code }));
   });
 }
 
 describe('the packed package, installed into fresh projects', () => {
   let esm: { dir: string; output: string };
   let cjs: { dir: string; output: string };
+  let docs: { dir: string; output: string };
   let control: { dir: string; output: string };
 
   beforeAll(async () => {
@@ -171,13 +196,20 @@ describe('the packed package, installed into fresh projects', () => {
 
     esm = await project('consumer-esm', { type: 'module' }, {
       'src/consumer.ts': consumerEsm(stub.url),
-      ...Object.fromEntries(readmeBlocks().map((block, i) => [`readme/block-${i + 1}.ts`, `${block}\nexport {};\n`])),
-      'tsconfig.bundler.json': tsconfig({ module: 'ESNext', moduleResolution: 'Bundler', noEmit: true }, ['src', 'readme']),
+      'tsconfig.bundler.json': tsconfig({ module: 'ESNext', moduleResolution: 'Bundler', noEmit: true }, ['src']),
       // node10 projects default-import JSON with esModuleInterop, as they always had to; TypeScript 6 deprecates
       // node10 (its users silence that), and 7 drops it.
       'tsconfig.node10.json': tsconfig({ module: 'ESNext', moduleResolution: 'Node10', ignoreDeprecations: '6.0', esModuleInterop: true, noEmit: true }, ['src']),
       'tsconfig.nodenext.json': tsconfig({ module: 'NodeNext', moduleResolution: 'NodeNext', rootDir: 'src', outDir: 'out' }, ['src']),
     });
+    // The docs' blocks, as a frontend's code and tests: the package installed, msw (its optional peer) and vitest
+    // beside it. Those two are the repository's own, linked: the install stays offline and the tree above unchanged.
+    docs = await project('consumer-docs', { type: 'module' }, {
+      ...Object.fromEntries(docBlocks().map(({ name, file, code }) => [`docs/${name}`, `// ${file}\n${code}\nexport {};\n`])),
+      // skipLibCheck: msw's and vitest's own declarations are theirs to check; the package's are checked above.
+      'tsconfig.json': tsconfig({ module: 'ESNext', moduleResolution: 'Bundler', noEmit: true, skipLibCheck: true }, ['docs']),
+    });
+    for (const peer of ['msw', 'vitest']) symlinkSync(join(ROOT, 'node_modules', peer), join(docs.dir, 'node_modules', peer), 'dir');
     cjs = await project('consumer-cjs', { type: 'commonjs' }, {
       'src/consumer.cts': consumerCjs(stub.url),
       'tsconfig.json': tsconfig({ module: 'NodeNext', moduleResolution: 'NodeNext', rootDir: 'src', outDir: 'out' }, ['src']),
@@ -254,10 +286,49 @@ describe('the packed package, installed into fresh projects', () => {
     expect(control.output).toMatch(/install scripts/i);
   });
 
-  it('type-checks a consumer under moduleResolution bundler (with the README blocks) and node10', async () => {
-    expect(readmeBlocks().length).toBeGreaterThanOrEqual(5);
+  it('type-checks a consumer under moduleResolution bundler and node10', async () => {
     expect(await tsc(esm.dir, 'tsconfig.bundler.json')).toBe('');
     expect(await tsc(esm.dir, 'tsconfig.node10.json')).toBe('');
+  }, TSC_TIMEOUT_MS);
+
+  it('compiles every marked code block of the docs, wherever it lives, against the installed package', async () => {
+    const blocks = docBlocks();
+    const markers = markdownFiles().reduce((n, file) => n + readFileSync(join(ROOT, file), 'utf8').split(COMPILED_MARKER).length - 1, 0);
+    // Every marker has its block compiled; the README and the frontend guide keep theirs.
+    expect(blocks.length).toBe(markers);
+    expect(blocks.length).toBeGreaterThanOrEqual(7);
+    expect([...new Set(blocks.map((b) => b.file))]).toEqual(expect.arrayContaining(['README.md', 'docs/frontend.md']));
+    expect(readdirSync(join(docs.dir, 'docs')).sort()).toEqual(blocks.map((b) => b.name).sort());
+    expect(await tsc(docs.dir, 'tsconfig.json')).toBe('');
+  }, TSC_TIMEOUT_MS);
+
+  it('would fail on a block that does not compile: a wrong client option, an example the spec does not have', async () => {
+    const broken = {
+      'broken-client.ts': "import { createUsersClient } from 'hesh-users-contract';\ncreateUsersClient({ baseUrl: 1 });\n",
+      'broken-msw.ts': "import { createMockApi } from 'hesh-users-contract/msw';\ncreateMockApi().answer('createUsersBatch', 409, 'NoSuchExample');\n",
+    };
+    for (const [name, code] of Object.entries(broken)) writeFileSync(join(docs.dir, 'docs', name), `${code}export {};\n`);
+    try {
+      const output = await tsc(docs.dir, 'tsconfig.json');
+      for (const name of Object.keys(broken)) expect(output).toMatch(new RegExp(`${name.replace('.', '\\.')}\\(2,\\d+\\): error TS`));
+    } finally {
+      for (const name of Object.keys(broken)) rmSync(join(docs.dir, 'docs', name));
+    }
+  }, TSC_TIMEOUT_MS);
+
+  it('marks every ts block of the docs that uses the package, so none goes uncompiled', () => {
+    const unmarked = markdownFiles().flatMap((file) =>
+      tsBlocks(readFileSync(join(ROOT, file), 'utf8'))
+        .filter(({ code, marked }) => !marked && /from '(hesh-users-contract|msw)/.test(code))
+        .map(({ code }) => `${file}: ${code.split('\n')[0]}`),
+    );
+    expect(unmarked).toEqual([]);
+  });
+
+  it(`ships a README of at most ${README_MAX_LINES} lines and ${README_MAX_BYTES} bytes`, () => {
+    const readme = packed.find((f) => f.path === 'README.md')!;
+    expect(readme.size).toBeLessThanOrEqual(README_MAX_BYTES);
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8').trimEnd().split('\n').length).toBeLessThanOrEqual(README_MAX_LINES);
   });
 
   it('compiles under nodenext and runs the ESM consumer (import) and the CommonJS one (require) against the stub', async () => {
@@ -271,5 +342,5 @@ describe('the packed package, installed into fresh projects', () => {
     expect(cjsSource).toContain('require("hesh-users-contract")');
     const cjsOut = JSON.parse((await run(process.execPath, ['out/consumer.cjs'], { cwd: cjs.dir })).stdout);
     expect(cjsOut).toEqual({ status: 200, created: 1, spec: version, kind: 'rate-limited' });
-  });
+  }, TSC_TIMEOUT_MS);
 });

@@ -1,5 +1,5 @@
 /**
- * The proof that a new operation costs what the docs' "Adding an operation" says: in a copy of this repository (its
+ * The proof that a new operation costs what docs/backend.md's "Adding an operation" says: in a copy of this repository (its
  * node_modules linked, not copied), `npm run new:operation` scaffolds getUser (GET /api/v1/public/users/{id}), the
  * parts a person writes are put in from the fixtures next to this file (test/proof/get-user/): the path file, the
  * handler (core/operations/, with the storage method it needs), its contract cases, and one storage function per

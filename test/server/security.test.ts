@@ -72,7 +72,7 @@ describe('GET /docs in a browser', () => {
     async () => {
       // CI installs Chromium (.ci/run, CI_APT_PACKAGES), as test/docs/docs-browser.test.ts needs too: fail, never skip.
       if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM}: apt-get install -y chromium`);
-      const stub = await startStub({}, undefined, await buildDocs(join(dir, 'index.html')));
+      const stub = await startStub({}, undefined, await buildDocs(join(dir, 'hosted.html'), 'hosted'));
       const browser = await chromium.launch({ executablePath: CHROMIUM });
       try {
         const page = await browser.newPage();
