@@ -2,6 +2,7 @@
  * Walking an OpenAPI document's operations: the one list of HTTP methods a path item can hold, and the one loop over
  * a spec's operations that the hosts, the scripts and the tests share. No Node API.
  */
+import { at } from './pointers.js';
 
 /** The methods an OpenAPI 3.1 path item may have an operation for, in the order the specification lists them. */
 export const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
@@ -59,4 +60,19 @@ export function pathPattern(template: string): PathPattern {
     })
     .join('');
   return { regex: new RegExp(`^${source}/?$`, 'i'), names };
+}
+
+/**
+ * Follows a node's local `#/...` reference (and the one it lands on, and so on) in `spec`; other nodes come back as
+ * they are, and a reference that names nothing gives undefined.
+ * @example deref(spec, { $ref: '#/components/schemas/User' }) // the User schema
+ */
+export function deref<T = unknown>(spec: unknown, node: unknown): T {
+  let current = node;
+  for (let hops = 0; current && typeof (current as { $ref?: unknown }).$ref === 'string'; hops += 1) {
+    const ref = (current as { $ref: string }).$ref;
+    if (!ref.startsWith('#') || hops > 100) throw new Error(`Cannot follow the reference ${ref}`);
+    current = at(spec, decodeURIComponent(ref.slice(1)));
+  }
+  return current as T;
 }

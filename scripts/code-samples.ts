@@ -4,10 +4,9 @@
  * `x-codeSamples`; test/generated/code-samples.test.ts runs each curl sample against the stub and type-checks each
  * TypeScript sample, so a sample that stops working fails the build.
  */
+import { deref as derefNode, HTTP_METHODS } from '../core/spec.js';
 
 type Json = Record<string, any>;
-
-export const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
 export interface CodeSample {
   lang: 'curl' | 'TypeScript';
@@ -16,16 +15,7 @@ export interface CodeSample {
 }
 
 /** Follows local `#/...` references of the bundle. */
-function deref(spec: Json, node: Json): Json {
-  let current = node;
-  while (current && typeof current.$ref === 'string') {
-    current = current.$ref
-      .slice(2)
-      .split('/')
-      .reduce((at: Json, key: string) => at?.[key.replace(/~1/g, '/').replace(/~0/g, '~')], spec);
-  }
-  return current;
-}
+const deref = (spec: Json, node: Json): Json => derefNode<Json>(spec, node);
 
 /** A parameter's example value: its own example, its first named example, or its schema's first example. */
 function parameterExample(spec: Json, parameter: Json): unknown {
@@ -151,7 +141,7 @@ export function curlCommands(source: string): { name: string; command: string }[
 /** The bundle with `x-codeSamples` on every operation, replacing any it had. */
 export function withCodeSamples(spec: Json): Json {
   for (const [path, item] of Object.entries((spec.paths ?? {}) as Json)) {
-    for (const method of METHODS) {
+    for (const method of HTTP_METHODS) {
       const op = item[method];
       if (op) op['x-codeSamples'] = codeSamples(spec, path, method, op);
     }

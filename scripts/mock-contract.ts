@@ -10,23 +10,14 @@
 import { Ajv2020, _ } from 'ajv/dist/2020.js';
 import standaloneCodeModule from 'ajv/dist/standalone/index.js';
 import addFormatsModule from 'ajv-formats';
+import { deref as derefNode, HTTP_METHODS } from '../core/spec.js';
 
 const standaloneCode = standaloneCodeModule as unknown as typeof standaloneCodeModule.default;
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
 type Json = Record<string, any>;
-const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
-function deref(spec: Json, node: Json): Json {
-  let current = node;
-  while (current && typeof current.$ref === 'string') {
-    current = current.$ref
-      .replace(/^#\//, '')
-      .split('/')
-      .reduce((at: Json, key: string) => at[key.replace(/~1/g, '/').replace(/~0/g, '~')], spec);
-  }
-  return current;
-}
+const deref = (spec: Json, node: Json): Json => derefNode<Json>(spec, node);
 
 /** The AJV options express-openapi-validator 5.6 uses for request validation (framework/ajv/options.js). */
 function requestAjv(coerceTypes: boolean): Ajv2020 {
@@ -113,7 +104,7 @@ export function mockContractModule(spec: Json, notice: string): string {
   const checkers: Record<string, Json> = {};
   const formats = new Set<string>();
   for (const [path, item] of Object.entries(spec.paths as Record<string, Json>)) {
-    for (const method of METHODS) {
+    for (const method of HTTP_METHODS) {
       const op = item[method] as Json | undefined;
       if (!op) continue;
       const parameters = [...(item.parameters ?? []), ...(op.parameters ?? [])].map((p: Json) => deref(spec, p));

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import type { ValidateFunction } from 'ajv';
-import { operationsOf } from '../../core/spec.js';
+import { deref as derefNode, operationsOf } from '../../core/spec.js';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
@@ -29,12 +29,7 @@ ajv.addSchema(spec as unknown as Json, 'openapi.json');
 
 /** Follows a local `#/components/...` reference in the spec. */
 export function deref<T>(node: T & { $ref?: string }): T {
-  let current: unknown = node;
-  while (current && typeof current === 'object' && typeof (current as { $ref?: unknown }).$ref === 'string') {
-    const path = (current as { $ref: string }).$ref.replace(/^#\//, '').split('/');
-    current = path.reduce<unknown>((at, key) => (at as Json)[key.replace(/~1/g, '/').replace(/~0/g, '~')], spec);
-  }
-  return current as T;
+  return derefNode<T>(spec, node);
 }
 
 /** The operation with this operationId, with its path and method. */
