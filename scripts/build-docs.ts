@@ -7,7 +7,8 @@
  * swapped for an inline SVG here, so a reader's browser sends no request anywhere.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -69,6 +70,36 @@ export async function buildDocs(outFile = DOCS_FILE, variant: DocsVariant = 'pub
   return outFile;
 }
 
+/** Where the pages record what they were built from. */
+const STAMP_FILE = join(ROOT, 'build', 'docs', 'built-from.sha256');
+
+/** A digest of everything the pages are built from: the bundle, this script and what it calls, Redocly's version. */
+async function sourcesDigest(): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of [SPEC_FILE, import.meta.filename, join(ROOT, 'scripts', 'code-samples.ts'), join(ROOT, 'server', 'docs-origin.ts'), join(ROOT, 'node_modules', '@redocly', 'cli', 'package.json')]) {
+    hash.update(await readFile(file));
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * Builds both pages, or, with `ifChanged`, only when what they are built from changed since the last build (what
+ * `npm start` asks: a start without a spec change costs no Redocly run). Returns whether it built.
+ * @example await buildAllDocs({ ifChanged: true })
+ */
+export async function buildAllDocs({ ifChanged = false } = {}): Promise<boolean> {
+  const digest = await sourcesDigest();
+  if (ifChanged) {
+    const built = await readFile(STAMP_FILE, 'utf8').catch(() => '');
+    const present = await Promise.all([DOCS_FILE, HOSTED_DOCS_FILE].map((f) => access(f).then(() => true, () => false)));
+    if (built === digest && present.every(Boolean)) return false;
+  }
+  await Promise.all([buildDocs(), buildDocs(HOSTED_DOCS_FILE, 'hosted')]);
+  await writeFile(STAMP_FILE, digest);
+  return true;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const file of await Promise.all([buildDocs(), buildDocs(HOSTED_DOCS_FILE, 'hosted')])) console.log(`wrote ${file}`);
+  const built = await buildAllDocs({ ifChanged: process.argv.includes('--if-changed') });
+  console.log(built ? `wrote ${DOCS_FILE} and ${HOSTED_DOCS_FILE}` : `${DOCS_FILE} and ${HOSTED_DOCS_FILE} are up to date`);
 }

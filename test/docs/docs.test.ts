@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildDocs } from '../../scripts/build-docs.js';
+import { buildAllDocs, buildDocs, DOCS_FILE } from '../../scripts/build-docs.js';
 
 let html = '';
 
@@ -32,4 +33,17 @@ describe('npm run docs', () => {
       expect(html).toContain(`"${status}"`);
     }
   });
+});
+
+describe('npm start builds the docs only when what they are built from changed', () => {
+  it('builds both pages once, then not again until the built-from digest differs', async () => {
+    await buildAllDocs({ ifChanged: true });
+    const before = (await stat(DOCS_FILE)).mtimeMs;
+    expect(await buildAllDocs({ ifChanged: true })).toBe(false);
+    expect((await stat(DOCS_FILE)).mtimeMs).toBe(before);
+    // A digest that no longer matches (the spec, the script or Redocly changed) builds again.
+    await writeFile(join(dirname(DOCS_FILE), 'built-from.sha256'), 'stale');
+    expect(await buildAllDocs({ ifChanged: true })).toBe(true);
+    expect(await buildAllDocs({ ifChanged: true })).toBe(false);
+  }, 120_000);
 });
