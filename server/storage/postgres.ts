@@ -135,6 +135,25 @@ function translate(error: unknown): never {
   throw new StorageUnavailable(`the database is not reachable: ${(error as Error).message}`, { cause: error });
 }
 
+/**
+ * What to run when the database or its role is missing (a fresh cluster): the commands that create them, named in
+ * the error the stub stops with; undefined for any other error.
+ * @example setupHint({ code: '3D000' }, 'postgres://hesh:hesh@127.0.0.1/hesh') // 'the database "hesh" does not exist ...'
+ */
+export function setupHint(error: unknown, url: string): string | undefined {
+  const code = sqlState(error);
+  if (code !== '3D000' && code !== '28000' && code !== '28P01') return undefined;
+  const parsed = new URL(url);
+  const database = decodeURIComponent(parsed.pathname.slice(1)) || 'postgres';
+  const role = decodeURIComponent(parsed.username) || 'postgres';
+  const what = code === '3D000' ? `the database "${database}" does not exist` : `the role "${role}" cannot log in (${(error as Error).message})`;
+  return (
+    `${what}. Create the role and the database once, as PostgreSQL's superuser:\n` +
+    `  sudo -u postgres psql -c "CREATE ROLE ${role} LOGIN PASSWORD '<its password>'" -c "CREATE DATABASE ${database} OWNER ${role}"\n` +
+    'then start the stub again; it creates its tables itself (docs/backend.md, "PostgreSQL, and many instances").'
+  );
+}
+
 /** Where pool and connection errors that no request is waiting for are reported. */
 export interface PostgresLogger {
   warn(fields: object, message: string): void;
@@ -274,6 +293,8 @@ export async function openPostgresStorage(options: PostgresOptions): Promise<Sto
     await migratePostgres(pool);
   } catch (error) {
     await pool.end().catch(() => undefined);
+    const setup = setupHint(error, options.url);
+    if (setup) throw new Error(setup, { cause: error });
     translate(error);
   }
 

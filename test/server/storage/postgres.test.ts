@@ -294,3 +294,13 @@ describe('isUnavailable', () => {
     expect(isUnavailable(error)).toBe(false);
   });
 });
+
+describe('openPostgresStorage on a fresh cluster', () => {
+  it('stops with the commands that create a missing database, naming it and its role', async () => {
+    const url = new URL(TEST_POSTGRES_URL);
+    url.pathname = `/hesh_missing_${process.pid}`;
+    const error = await openPostgresStorage({ url: url.toString(), poolSize: 1, statementTimeoutMs: 5_000, connectTimeoutMs: 5_000 }).catch((e: unknown) => e);
+    expect((error as Error).message).toContain(`the database "hesh_missing_${process.pid}" does not exist`);
+    expect((error as Error).message).toContain(`CREATE DATABASE hesh_missing_${process.pid} OWNER ${url.username}`);
+  });
+});
