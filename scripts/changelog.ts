@@ -93,9 +93,11 @@ export async function currentChanges(existing: string, today: Date): Promise<{ v
   const others = parseChangelog(existing).entries.filter((entry) => entry.version !== version);
   if (released && semver.gt(version, released.spec.info.version)) return { version, changes: classifyChanges(released.spec, current, today) };
   if (others.length > 0) return undefined;
-  // The first release: what it adds is the whole contract, one item per operation.
-  const empty = { openapi: current.openapi, info: { version: '0.0.0' }, paths: {} };
-  return { version, changes: classifyChanges(empty, current, today).filter((change) => change.class !== 'patch') };
+  // The first release: what it adds is the whole contract, one item per operation; once it is released, the contract
+  // as released (later work on the spec, not yet released, belongs to the next version's entry).
+  const first = released && semver.eq(version, released.spec.info.version) ? released.spec : current;
+  const empty = { openapi: first.openapi, info: { version: '0.0.0' }, paths: {} };
+  return { version, changes: classifyChanges(empty, first, today).filter((change) => change.class !== 'patch') };
 }
 
 async function main(): Promise<void> {

@@ -76,7 +76,7 @@ while IFS= read -r gyp; do
   [ -f "$dir/package.json" ] || continue
   ADDONS+=("$dir")
   ADDON_NAMES+=("$("$ORIGIN_NODE" -p "require('./$dir/package.json').name")")
-done < <(find node_modules -name binding.gyp -not -path '*/node-gyp/*' | sort)
+done < <(find node_modules/ -name binding.gyp -not -path '*/node-gyp/*' | sort)
 
 # Loads every Node addon in each package's build/Release on the Node that runs it; fails on any that does not load.
 # A .node file that is not a Node addon (better-sqlite3's test_extension.node is an SQLite extension) "did not

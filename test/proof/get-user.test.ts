@@ -169,6 +169,13 @@ describe(`adding ${OP.operationId} (GET ${OP.path}) in a copy of the repository`
     await inCopy(copy, 'npx', ['tsc']);
     const bundle = JSON.parse(readFileSync(join(copy, 'generated/openapi.json'), 'utf8'));
     expect(bundle.paths[OP.path].get.operationId).toBe(OP.operationId);
+    // A new operation is an additive change: the release check names it and asks for the next minor version.
+    const release = await inCopy(copy, 'npm', ['run', '--silent', 'release:check']).then(
+      () => 'passed',
+      (error: Error) => error.message,
+    );
+    expect(release).toMatch(new RegExp(`additive\\s+GET ${OP.path.replace(/[{}]/g, '\\$&')}`));
+    expect(release).toMatch(/minor/);
   }, 600_000);
 
   it('passes the whole fast test tier in the copy, the contract suite running its cases on every target, stateful ones included', async () => {
