@@ -2,6 +2,10 @@
  * What the operations' handlers need from a database, and nothing more: one method per storage need, implemented
  * once per engine (core/memory-store.ts, server/storage/sqlite.ts, server/storage/postgres.ts), so the compiler names
  * every engine that misses a method. Every method is async, whatever the engine. No Node API.
+ *
+ * An operation may declare the method it needs next to its handler instead of here, in a
+ * `declare module '../storage.js' { interface Storage { ... } }` block (TypeScript merges it into this interface), so
+ * that a new operation touches its own file and one function per engine.
  */
 import type { components } from '../generated/schema.js';
 

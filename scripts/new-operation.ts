@@ -176,9 +176,10 @@ export const ${operationId}: Operation<'${operationId}'> = {
   async handle(input, { store }) {
     void input;
     void store;
-    // ${TODO}: write the handler: read or write with a storage method (declare it in core/storage.ts's Storage and
-    // write it once per engine: core/memory-store.ts, server/storage/sqlite.ts, server/storage/postgres.ts), return
-    // ok(body) (core/operation.ts), throw new ApiError('resource-not-found', ...) (core/problems.ts) for what is not there.
+    // ${TODO}: write the handler: read or write with a storage method (declare it above, in a
+    // \`declare module '../storage.js' { interface Storage { ... } }\` block, and write it once per engine:
+    // core/memory-store.ts, server/storage/sqlite.ts, server/storage/postgres.ts), return ok(body)
+    // (core/operation.ts), throw new ApiError('resource-not-found', ...) (core/problems.ts) for what is not there.
     throw new Error('${operationId} is not written yet: write its body in ${file}');
   },
 };
