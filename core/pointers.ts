@@ -12,13 +12,18 @@ export function escapeToken(token: string): string {
   return token.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
+/** Unescapes one JSON Pointer reference token (RFC 6901). */
+export function unescapeToken(token: string): string {
+  return token.replace(/~1/g, '/').replace(/~0/g, '~');
+}
+
 /** The value at a JSON Pointer in `body`, or undefined. */
 export function at(body: unknown, pointer: string): unknown {
   if (pointer === '') return body;
   let value = body;
   for (const token of pointer.slice(1).split('/')) {
     if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<string, unknown>)[token.replace(/~1/g, '/').replace(/~0/g, '~')];
+    value = (value as Record<string, unknown>)[unescapeToken(token)];
   }
   return value;
 }

@@ -27,6 +27,8 @@
  * - Anything this checker cannot reason about (`allOf`, `oneOf`, `anyOf`, `not`, conditionals, a `$ref` cycle)
  *   is breaking when it changes at all, so that a person looks at it.
  */
+import { unescapeToken } from '../core/pointers.js';
+import { HTTP_METHODS } from '../core/spec.js';
 
 type Node = Record<string, unknown>;
 
@@ -67,7 +69,7 @@ export interface BreakingChange {
   refused?: string;
 }
 
-const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+const METHODS = HTTP_METHODS;
 /** Keywords whose meaning this checker does not model; any change to them is reported for review. */
 const UNMODELLED = [
   'allOf', 'anyOf', 'oneOf', 'not', 'if', 'then', 'else', 'dependentSchemas', 'dependentRequired', 'prefixItems',
@@ -100,7 +102,7 @@ export function dereference<T>(spec: T): T {
       const target = $ref
         .slice(2)
         .split('/')
-        .map((part) => decodeURIComponent(part).replaceAll('~1', '/').replaceAll('~0', '~'))
+        .map((part) => unescapeToken(decodeURIComponent(part)))
         .reduce<unknown>((at, key) => node(at)[key], root);
       if (target === undefined) throw new Error(`Cannot resolve ${$ref}`);
       return { ...node(walk(target, [...resolving, $ref])), ...node(walk(siblings, resolving)) };

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findBreakingChanges } from '../../scripts/breaking-changes.js';
 import { baselineFile } from '../../scripts/release-baseline.js';
+import { HTTP_METHODS } from '../../core/spec.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 /** The bundle and the baseline as plain JSON: each fixture is a deep copy of the bundle with one change. */
@@ -11,7 +12,7 @@ const read = (file: string): Spec => JSON.parse(readFileSync(join(ROOT, file), '
 const BUNDLE: Spec = read('generated/openapi.json');
 const OPERATION = 'POST /api/v1/public/users/batch';
 
-const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+const METHODS: readonly string[] = HTTP_METHODS;
 
 /** Every operation of a spec, named as findBreakingChanges names it (`POST /path`). */
 function operationsOf(spec: Spec): { label: string; path: string; method: string }[] {
