@@ -5,9 +5,11 @@
  * operation's description (Redoc shows the description under its "Deprecated" badge), and writes
  * `generated/deprecations.ts`, the table core/deprecation.ts answers the Deprecation, Sunset and Link headers from.
  */
+import { HTTP_METHODS } from '../core/spec.js';
+
 
 type Node = Record<string, unknown>;
-const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+const METHODS = HTTP_METHODS;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const isNode = (value: unknown): value is Node => typeof value === 'object' && value !== null && !Array.isArray(value);
 

@@ -11,6 +11,7 @@
  *   extensions), named by where it is.
  */
 import semver from 'semver';
+import { HTTP_METHODS } from '../core/spec.js';
 import { dereference, findBreakingChanges } from './breaking-changes.js';
 
 type Node = Record<string, unknown>;
@@ -27,7 +28,7 @@ export interface ReleaseChange {
   refused?: string;
 }
 
-const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+const METHODS = HTTP_METHODS;
 /** Keys that only document; a change under one of them is a documentation change. */
 const ANNOTATIONS = new Set(['description', 'summary', 'title', 'example', 'examples', '$comment', 'externalDocs']);
 /** Deprecation marks: reported as "Deprecated" by the walk below, never again as documentation. */

@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { HTTP_METHODS } from '../../core/spec.js';
 import { findBreakingChanges } from '../../scripts/breaking-changes.js';
 import { classifyChanges, requiredBump, versionVerdict } from '../../scripts/release-changes.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 type Spec = any;
 const BUNDLE: Spec = JSON.parse(readFileSync(join(ROOT, 'generated', 'openapi.json'), 'utf8'));
-const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
+const METHODS: readonly string[] = HTTP_METHODS;
 /** The first operation of the bundle, and how the checkers name it. */
 const [PATH, ITEM] = Object.entries(BUNDLE.paths as Record<string, Spec>)[0]!;
 const METHOD = Object.keys(ITEM).find((key) => METHODS.includes(key))!;

@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { HTTP_METHODS } from '../../core/spec.js';
 import { deprecatedOperations, deprecationProblems, withDeprecationNotes } from '../../scripts/deprecations.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 type Spec = any;
 const BUNDLE: Spec = JSON.parse(readFileSync(join(ROOT, 'generated', 'openapi.json'), 'utf8'));
 const [PATH, ITEM] = Object.entries(BUNDLE.paths as Record<string, Spec>)[0]!;
-const METHOD = Object.keys(ITEM).find((key) => ['get', 'put', 'post', 'delete', 'patch'].includes(key))!;
+const METHOD = Object.keys(ITEM).find((key) => (HTTP_METHODS as readonly string[]).includes(key))!;
 
 /** The bundle with its first operation changed by `change`. */
 function withOperation(change: (operation: Spec) => void): Spec {
