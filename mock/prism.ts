@@ -30,6 +30,8 @@ import { DiagnosticSeverity, type IHttpOperation } from '@stoplight/types';
 
 /** How often the spec file is looked at for a change (the CLI reloads too, with chokidar). */
 const WATCH_INTERVAL_MS = 500;
+/** prism-http-server's cap on the sl-violations header, which clients' header limits would otherwise refuse. */
+const MAX_VIOLATIONS_HEADER = 8 * 1024 - 100;
 
 export interface PrismRequest {
   method: string;
@@ -122,13 +124,19 @@ export async function loadPrism(options: PrismOptions): Promise<Prism> {
       ...validations.output.map(violation('response')),
     ];
     const headers: Record<string, string> = {};
-    if (violations.length > 0) headers['sl-violations'] = JSON.stringify(violations);
-    const errors = validations.output.map(violation('response')).filter((v) => v.severity === DiagnosticSeverity[DiagnosticSeverity.Error]);
+    if (violations.length > 0) {
+      const value = JSON.stringify(violations);
+      headers['sl-violations'] = value.length > MAX_VIOLATIONS_HEADER ? `Too many violations! ${value.slice(0, MAX_VIOLATIONS_HEADER)}` : value;
+    }
+    const errors = violations.filter((v) => v.location[0] === 'response' && v.severity === DiagnosticSeverity[DiagnosticSeverity.Error]);
     if (errors.length > 0) {
       const detail = 'Your request/response is not valid and the --errors flag is set, so Prism is generating this error for you.';
       return problemAnswer(ProblemJsonError.fromTemplate(VIOLATIONS, detail, { validation: errors }), headers);
     }
-    for (const v of violations) logger.warn({ name: 'VALIDATOR' }, `Violation: ${v.location.join('.')} ${v.message}`);
+    for (const v of violations) {
+      const level = v.severity === 'Error' ? 'error' : v.severity === 'Warning' ? 'warn' : 'info';
+      logger[level]({ name: 'VALIDATOR' }, `Violation: ${v.location.join('.')} ${v.message}`);
+    }
     for (const [name, value] of Object.entries(output.headers ?? {})) headers[name.toLowerCase()] = String(value);
     return { status: output.statusCode, headers, body: serialize(output.body, headers['content-type']) as string | undefined };
   };
