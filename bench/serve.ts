@@ -27,7 +27,7 @@ function send(message: ChildMessage): void {
 
 interface Running {
   url: string;
-  /** The process that serves the requests: this one, or Prism's. */
+  /** The process that serves the requests: this one. */
   pid: number;
   stop: () => Promise<void>;
   stub?: RunningServer;
@@ -66,7 +66,8 @@ async function start(): Promise<Running> {
     }
     case 'prism': {
       const mock = await startMock({ port: 0 });
-      return { url: mock.url, pid: mock.pid, stop: mock.stop };
+      // Prism runs in this process, behind the front (mock/prism.ts).
+      return { url: mock.url, pid: process.pid, stop: mock.stop };
     }
   }
 }

@@ -1,10 +1,10 @@
 /**
- * The mock's configuration, and the environment Prism runs in. The only module of the mock that reads
- * process.env: every other one is handed what it needs.
+ * The mock's configuration. The only module of the mock that reads process.env: every other one is handed what it
+ * needs.
  */
-export const DEFAULT_MOCK_PORT = 4010;
+import { isUuidV4 } from '../core/tenant.js';
 
-const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+export const DEFAULT_MOCK_PORT = 4010;
 
 export interface MockConfig {
   /** Where `npm run mock` listens on 127.0.0.1; 0 picks a free port. */
@@ -25,7 +25,7 @@ export function parseMockConfig(env: NodeJS.ProcessEnv = process.env): MockConfi
   const tenants = parseTenants(env.HESH_TENANTS);
   const raw = env.MOCK_PORT;
   if (raw === undefined || raw.trim() === '') return { port: DEFAULT_MOCK_PORT, ...(tenants ? { tenants } : {}) };
-  // Number() alone would take "1e3", "0x10" or " 80 " and hand Prism a port nobody asked for.
+  // Number() alone would take "1e3", "0x10" or " 80 " and listen on a port nobody asked for.
   const port = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isInteger(port) || port > 65535) {
     throw new MockConfigError(`MOCK_PORT must be a whole number from 0 to 65535 (0 picks a free port), not "${raw}"`);
@@ -37,13 +37,7 @@ function parseTenants(raw: string | undefined): string[] | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
   const tenants = raw.split(',').map((t) => t.trim());
   for (const tenant of tenants) {
-    if (!UUID_V4.test(tenant)) throw new MockConfigError(`HESH_TENANTS must list UUID v4 tenant ids, not "${tenant}"`);
+    if (!isUuidV4(tenant)) throw new MockConfigError(`HESH_TENANTS must list UUID v4 tenant ids, not "${tenant}"`);
   }
   return tenants;
-}
-
-/** The environment Prism is started with: this process's, with every analytics and telemetry switch turned off. */
-export function prismEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  // Nothing may phone home: the machine has no network but the npm registry, and users did not opt in.
-  return { ...env, SCARF_ANALYTICS: 'false', DO_NOT_TRACK: '1' };
 }

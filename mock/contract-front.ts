@@ -31,6 +31,7 @@ import {
   type AcceptedRequest,
   type MockAnswer,
 } from '../msw/contract-mock.js';
+import type { PrismAnswer, PrismRequest } from './prism.js';
 
 /** How much of a compressed body the front keeps to inflate; beyond it, 413 (the stub: 400 if it does not inflate). */
 const COMPRESSED_BODY_KEPT = 64 * 1024 * 1024;
@@ -95,11 +96,12 @@ export interface ContractFront {
 }
 
 /**
- * Starts the front on host:port (0: a free port), forwarding to Prism at `prismUrl`.
- * @example const front = await startContractFront({ prismUrl, specPath, host: '127.0.0.1', port: 4010 });
+ * Starts the front on host:port (0: a free port), asking Prism (mock/prism.ts, in this process) for its answers.
+ * @example const front = await startContractFront({ prism: prism.answer, host: '127.0.0.1', port: 4010 });
  */
 export async function startContractFront(options: {
-  prismUrl: string;
+  /** Prism's answer to a request (mock/prism.ts): the front is the only way to it. */
+  prism: (request: PrismRequest) => Promise<PrismAnswer>;
   host: string;
   port: number;
   /** Only these tenants are accepted (the stub's HESH_TENANTS); any well-formed UUID v4 otherwise. */
@@ -116,21 +118,21 @@ export async function startContractFront(options: {
   const mock = createContractMock({ tenants: options.tenants, stateful: options.stateful, maxHeaderSize: Infinity });
 
   /** Prism's answer to an accepted request: only what picks the answer is sent, with a body the contract accepts. */
-  const fromPrism = async (_req: IncomingMessage, accepted: AcceptedRequest, headers: Headers) => {
-    const forwarded = new Headers({ 'content-type': 'application/json' });
+  const fromPrism = (_req: IncomingMessage, accepted: AcceptedRequest, headers: Headers) => {
+    const forwarded: Record<string, string> = { 'content-type': 'application/json' };
     // Not Accept: the stub ignores it, and Prism would answer 406 for one it cannot serve.
     for (const name of ['prefer', accepted.operation.security?.header ?? '']) {
       const value = headers.get(name);
-      if (name && value !== null) forwarded.set(name, value);
+      if (name && value !== null) forwarded[name] = value;
     }
     const hasBody = accepted.operation.mediaTypes.length > 0;
     // The path as sent (the checker accepted it): for a templated path, the operation's path would ask Prism for
     // the parameter `{id}` itself.
-    return fetch(options.prismUrl + accepted.path, {
+    return options.prism({
       method: accepted.operation.method,
+      url: accepted.path,
       headers: forwarded,
-      ...(hasBody ? { body: JSON.stringify(accepted.operation.requestExample) } : {}),
-      redirect: 'manual',
+      body: hasBody ? accepted.operation.requestExample : null,
     });
   };
 
@@ -153,28 +155,28 @@ export async function startContractFront(options: {
     relay(res, await fromPrism(req, result, headers), origin, result);
   };
 
-  /** The request as it came, for a spec the checker does not know. */
+  /** The request as it came, for a spec the checker does not know: JSON bodies parsed, others as text. */
   const passThrough = (req: IncomingMessage, body: Buffer) => {
-    const headers = new Headers();
+    const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
-      if (value === undefined || HOP_BY_HOP.has(name)) continue;
-      for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+      if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
     }
-    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-    return fetch(options.prismUrl + (req.url ?? '/'), {
-      method: req.method,
+    const json = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(req.headers['content-type'] ?? '');
+    const text = body.toString('utf8');
+    return options.prism({
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
       headers,
-      ...(hasBody ? { body: new Uint8Array(body) } : {}),
-      redirect: 'manual',
+      body: body.length === 0 ? null : json ? JSON.parse(text) : text,
     });
   };
 
-  const relay = async (res: ServerResponse, answer: Response, origin: string | null, accepted?: AcceptedRequest) => {
+  const relay = (res: ServerResponse, answer: PrismAnswer, origin: string | null, accepted?: AcceptedRequest) => {
     const out: Record<string, string> = {};
-    answer.headers.forEach((value, name) => {
+    for (const [name, value] of Object.entries(answer.headers)) {
       if (!HOP_BY_HOP.has(name) && name !== 'content-encoding' && !PRISM_CORS.test(name) && !res.hasHeader(name)) out[name] = value;
-    });
-    const text = await answer.text();
+    }
+    const text = answer.body ?? null;
     // Prism's answer made the request's own: its x-request-id, and its id as a problem's instance.
     const owned = accepted ? mock.own(accepted, { status: answer.status, headers: out, body: text }) : { status: answer.status, headers: out, body: text };
     send(res, owned, origin);
@@ -182,7 +184,7 @@ export async function startContractFront(options: {
 
   const server: Server = createServer({ maxHeaderSize: DEFAULT_MAX_HEADER_SIZE }, (req, res) => {
     handle(req, res).catch((error: unknown) => {
-      // Prism went away mid-request: say so in the contract's words rather than hang up.
+      // Prism (or anything else) failed unexpectedly: say so in the contract's words rather than hang up.
       if (!res.headersSent) {
         send(res, problemAnswer(PROBLEMS.internal()), req.headers.origin ?? null);
       } else res.destroy();

@@ -37,7 +37,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     mock.stop().then(
       () => process.exit(0),
       (error: unknown) => {
-        console.error('Stopping Prism failed:', error);
+        console.error('Stopping the mock failed:', error);
         process.exit(1);
       },
     );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MOCK_PORT, MockConfigError, parseMockConfig, prismEnvironment } from '../../mock/config.js';
+import { DEFAULT_MOCK_PORT, MockConfigError, parseMockConfig } from '../../mock/config.js';
 
 describe('parseMockConfig()', () => {
   it('listens on 4010 when MOCK_PORT is unset or empty', () => {
@@ -36,13 +36,5 @@ describe('parseMockConfig() and HESH_TENANTS', () => {
     expect(() => parseMockConfig({ HESH_TENANTS: '40dd0c53-2fa7-1193-82ae-14d4e62c20fb' })).toThrow(
       'HESH_TENANTS must list UUID v4 tenant ids, not "40dd0c53-2fa7-1193-82ae-14d4e62c20fb"',
     );
-  });
-});
-
-describe('prismEnvironment()', () => {
-  it('keeps the environment and turns Scarf analytics and DO_NOT_TRACK telemetry off', () => {
-    const env = prismEnvironment({ PATH: '/usr/bin', SCARF_ANALYTICS: 'true', DO_NOT_TRACK: '0' });
-
-    expect(env).toEqual({ PATH: '/usr/bin', SCARF_ANALYTICS: 'false', DO_NOT_TRACK: '1' });
   });
 });

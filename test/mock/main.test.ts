@@ -1,6 +1,7 @@
 /** `npm run mock` as a person runs it: a real process, a real Prism, a real signal. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,9 +12,9 @@ const ROOT = resolve(import.meta.dirname, '..', '..');
 const TENANT = '40dd0c53-2fa7-4193-82ae-14d4e62c20fb';
 const ORIGIN = (spec as unknown as { servers: { url: string }[] }).servers[0]!.url;
 
-/** mock/main.ts in one Node process (tsx as a loader, not as a parent that relays signals). */
+/** mock/main.ts in one Node process, as `npm run mock` runs it (tsx's ESM loader, not a parent that relays signals). */
 function runMain(env: Record<string, string>): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, ['--import', 'tsx', 'mock/main.ts'], {
+  return spawn(process.execPath, ['--import', 'tsx/esm', 'mock/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: 'pipe',
@@ -36,6 +37,39 @@ function accepts(host: string, port: number): Promise<boolean> {
     });
     socket.once('error', () => resolveConnect(false));
   });
+}
+
+/** A process and every process under it, from /proc (Linux). */
+function processTree(pid: number): number[] {
+  const children = readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+    readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+  );
+  return [pid, ...children.flatMap(processTree)];
+}
+
+/** The TCP ports that a process, or any process under it, listens on: its socket inodes in /proc/net/tcp{,6}. */
+function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const member of processTree(pid)) {
+    for (const fd of readdirSync(`/proc/${member}/fd`)) {
+      try {
+        const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${member}/fd/${fd}`))?.[1];
+        if (inode) inodes.add(inode);
+      } catch {
+        // The descriptor closed while we read the directory.
+      }
+    }
+  }
+  return ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((table) =>
+    readFileSync(table, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/))
+      // local_address (HEXIP:HEXPORT), state (0A: LISTEN), inode.
+      .filter((fields) => fields[3] === '0A' && inodes.has(fields[9]!))
+      .map((fields) => parseInt(fields[1]!.split(':')[1]!, 16)),
+  );
 }
 
 describe('npm run mock (mock/main.ts)', () => {
@@ -80,8 +114,18 @@ describe('npm run mock (mock/main.ts)', () => {
     expect(text).toContain(`-H 'Prefer: code=409, example=DuplicateInBatch'`);
     expect(text).toContain(`-H 'Prefer: dynamic=true'`);
     expect(text).toContain('"external_user_id":"HR-10442"');
-    // The readiness probe is not shown to the reader as a failed request.
-    expect(text).not.toContain('__hesh_mock_ready');
+  });
+
+  it('names one address, the front\'s, and listens on one TCP port (no process of its own), where every request is checked', async () => {
+    expect(new Set(output().match(/https?:\/\/(?:127\.0\.0\.1|localhost|\[::1?\]|0\.0\.0\.0)(?::\d+)?/g))).toEqual(new Set([url]));
+    expect(listeningPorts(child.pid!)).toEqual([Number(new URL(url).port)]);
+    const invalid = await fetch(`${url}/api/v1/public/users/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-tenant-id': 'nope' },
+      body: JSON.stringify({ users: [{ external_user_id: 'HR-1', email: 'luke@example.com', first_name: 'Luke', last_name: 'Skywalker' }] }),
+    });
+    expect(invalid.status).toBe(401);
+    await invalid.body?.cancel();
   });
 
   it('serves the contract, then on SIGTERM stops Prism and exits 0, leaving the port closed', async () => {
