@@ -292,7 +292,12 @@ describe('the stub, the Prism mock and the MSW handlers under differential fuzzi
     ) as Record<Difference, Record<TargetName, number>>;
     const record = (target: TargetName, problems: string[], example: () => string) => {
       for (const problem of problems) {
-        const kind = problem.replace(/"[^"]*"/g, '"…"').replace(/\d+/g, 'N').slice(0, 160);
+        // One kind per wording: what follows " — " (values), a header's value and the indices in pointers left out.
+        const kind = problem
+          .split(' — ')[0]!
+          .replace(/^(header [\w-]+): ".*?" /, '$1: … ')
+          .replace(/\/\d+(?=\/|\s|$)/g, '/N')
+          .slice(0, 300);
         const entry = found.get(kind) ?? { count: 0, targets: new Map(), example: `${target}: ${problem}\n  ${example()}` };
         entry.count += 1;
         entry.targets.set(target, (entry.targets.get(target) ?? 0) + 1);
@@ -385,25 +390,26 @@ describe('the stub, the Prism mock and the MSW handlers under differential fuzzi
             let difference: Difference | undefined;
             if (sent.headTooLarge) {
               difference = 'head-size';
-              if (![0, 431].includes(a.status) || ![0, 431].includes(s.status)) {
-                verdict.problems.push(`head-size, but it answered ${a.status}, the stub ${s.status}`);
+              const answered = new Set(Object.values(answers).map((x) => x.status).filter((x) => x !== 0));
+              if (answered.size > 1 || [...answered].some((x) => !model.statuses.includes(x))) {
+                verdict.problems.push(`head-size, but the targets answered ${JSON.stringify([...answered])}`);
               }
             } else if (sent.origin.kind !== 'allowed' && c.preflight && a.status !== s.status) {
-              // A preflight the stub does not take: the CORS rule checks the mock's 204.
+              // A preflight the stub does not take: the CORS rule checks the mock's success.
               difference = 'cors-any-origin';
             } else if (stateless && stubEarlier.length > 0 && (s.headers.get(REPLAYED_HEADER) === 'true' || a.status !== s.status)) {
               // The stub answered from its key store: its earlier answer again, or a refusal of another body.
               difference = 'replay';
               const replayed = s.headers.get(REPLAYED_HEADER) === 'true';
               if (!replayed && !(s.type === 'application/problem+json' && model.statuses.includes(s.status) && stubEarlier.some((e) => e.body !== body))) {
-                verdict.problems.push(`replay, but the stub answered ${s.status} ${JSON.stringify(s.body).slice(0, 200)}`);
+                verdict.problems.push(`replay, but the stub answered ${s.status} — ${JSON.stringify(s.body).slice(0, 200)}`);
               }
               verdict.problems.push(...freshProblems(model, value, a).map((p) => `replay, but it ${p}`));
               if (a.headers.get(REPLAYED_HEADER) !== null) verdict.problems.push('a stateless mock cannot replay');
             } else if (stateless && expectedByStub !== null && expectedByStub.stored > 0 && s.status === expectedByStub.status && (a.status !== s.status || pointers(a).join() !== pointers(s).join())) {
               difference = 'stored-value';
               if (pointers(s).join() !== expectedByStub.pointers.join()) {
-                verdict.problems.push(`the stub's conflict points at ${JSON.stringify(pointers(s))}, not at the repeats and stored values ${JSON.stringify(expectedByStub.pointers)}`);
+                verdict.problems.push(`the stub's conflict does not point at exactly the repeats and stored values — ${JSON.stringify(pointers(s))}, expected ${JSON.stringify(expectedByStub.pointers)}`);
               }
               verdict.problems.push(...freshProblems(model, value, a).map((p) => `stored-value, but it ${p}`));
             }
@@ -435,19 +441,19 @@ describe('the stub, the Prism mock and the MSW handlers under differential fuzzi
       `differential: ${cases.length} requests to each of ${TARGET_NAMES.length} targets (seed ${SEED}); stub statuses ${JSON.stringify(histogram)}\n` +
         `allowed differences, checked and counted per target:\n${Object.entries(allowed).map(([d, byTarget]) => `  ${d}: ${JSON.stringify(byTarget)}`).join('\n')}`,
     );
-    const report = [...found].sort((x, y) => y[1].count - x[1].count).map(([kind, e]) => `${e.count}x ${kind} ${JSON.stringify(Object.fromEntries(e.targets))}\n  e.g. ${e.example}`);
-    expect(report, `${report.length} kinds of disagreement:\n${report.join('\n\n')}`).toEqual([]);
+    const report: string[] = [...found].sort((x, y) => y[1].count - x[1].count).map(([kind, e]) => `${e.count}x ${kind} ${JSON.stringify(Object.fromEntries(e.targets))}\n  e.g. ${e.example}`);
+    expect.soft(report, `${report.length} kinds of disagreement:\n${report.join('\n\n')}`).toEqual([]);
 
     // The run must have reached what each operation documents, or it proves little: its success, and every problem
     // kind its 4xx examples show but those it cannot provoke, which in turn must not occur.
     for (const model of MODELS) {
       const reached = statuses.get(model.operationId)!;
       const succeeded = model.statuses.filter((x) => x >= 200 && x < 300);
-      expect(succeeded.some((x) => (reached.get(x) ?? 0) > 0), `${model.operationId} succeeded`).toBe(true);
+      expect.soft(succeeded.some((x) => (reached.get(x) ?? 0) > 0), `${model.operationId} succeeded`).toBe(true);
       const kinds = model.responses.filter((r) => r.status >= 400 && r.status < 500).flatMap((r) => r.examples.map((e) => (e.value as { type?: string }).type ?? ''));
       for (const kind of new Set(kinds)) {
         const unprovoked = Object.keys(UNPROVOKED).some((k) => kind.endsWith(`/${k}`));
-        expect(kindsAnswered.has(kind), `${model.operationId}: the stub answered ${kind}`).toBe(!unprovoked);
+        expect.soft(kindsAnswered.has(kind), `${model.operationId}: the stub answered ${kind}`).toBe(!unprovoked);
       }
     }
   }, 3_600_000);
