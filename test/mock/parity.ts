@@ -336,6 +336,7 @@ export function sameAnswer(sent: Sent, stateless: boolean, a: Answer, s: Answer)
     if (pointers(a).join('\n') !== pointers(s).join('\n')) {
       verdict.problems.push(`pointers differ — ${JSON.stringify(pointers(a)).slice(0, 400)}, the stub ${JSON.stringify(pointers(s)).slice(0, 400)}`);
     }
+    if ('errors' in pa !== 'errors' in ps) verdict.problems.push(`errors ${'errors' in pa ? 'present' : 'absent'}, the stub's ${'errors' in ps ? 'present' : 'absent'} — ${JSON.stringify(pa.errors)?.slice(0, 100)}, the stub ${JSON.stringify(ps.errors)?.slice(0, 100)}`);
     for (const field of ['type', 'title', 'status', 'detail']) {
       if (!isDeepStrictEqual(pa[field], ps[field])) verdict.problems.push(`problem ${field} differs: ${wording(pa[field])}, the stub ${wording(ps[field])} — ${JSON.stringify(pa[field])}, the stub ${JSON.stringify(ps[field])}`);
     }
