@@ -402,7 +402,7 @@ describe('the stub, the Prism mock and the MSW handlers under differential fuzzi
               difference = 'replay';
               const replayed = s.headers.get(REPLAYED_HEADER) === 'true';
               if (!replayed && !(s.type === 'application/problem+json' && model.statuses.includes(s.status) && stubEarlier.some((e) => e.body !== body))) {
-                verdict.problems.push(`replay, but the stub answered ${s.status} — ${JSON.stringify(s.body).slice(0, 200)}`);
+                verdict.problems.push(`replay, but the stub answered ${s.status} — ${JSON.stringify(s.body)?.slice(0, 200)}`);
               }
               verdict.problems.push(...freshProblems(model, value, a).map((p) => `replay, but it ${p}`));
               if (a.headers.get(REPLAYED_HEADER) !== null) verdict.problems.push('a stateless mock cannot replay');

@@ -334,7 +334,7 @@ export function sameAnswer(sent: Sent, stateless: boolean, a: Answer, s: Answer)
     const details = (p: Record<string, unknown>) => JSON.stringify(((p.errors as { pointer: string; detail: string }[] | undefined) ?? []).map((e) => `${e.pointer} ${e.detail}`).sort());
     if (details(pa) !== details(ps) && pointers(a).join() === pointers(s).join()) verdict.problems.push(`error details differ — ${details(pa).slice(0, 300)}, the stub ${details(ps).slice(0, 300)}`);
     if (pointers(a).join('\n') !== pointers(s).join('\n')) {
-      verdict.problems.push(`pointers differ — ${JSON.stringify(pointers(a)).slice(0, 400)}, the stub ${JSON.stringify(pointers(s)).slice(0, 400)}`);
+      verdict.problems.push(`pointers differ — ${JSON.stringify(pointers(a))?.slice(0, 400)}, the stub ${JSON.stringify(pointers(s))?.slice(0, 400)}`);
     }
     if ('errors' in pa !== 'errors' in ps) verdict.problems.push(`errors ${'errors' in pa ? 'present' : 'absent'}, the stub's ${'errors' in ps ? 'present' : 'absent'} — ${JSON.stringify(pa.errors)?.slice(0, 100)}, the stub ${JSON.stringify(ps.errors)?.slice(0, 100)}`);
     for (const field of ['type', 'title', 'status', 'detail']) {
@@ -345,12 +345,12 @@ export function sameAnswer(sent: Sent, stateless: boolean, a: Answer, s: Answer)
     if (routed && stateless) {
       verdict.differences.push('stateless-example');
       if (!examplesOf(routed, a.status).some((e) => isDeepStrictEqual(e, a.body))) {
-        verdict.problems.push(`stateless-example, but the body is none of them — ${JSON.stringify(a.body).slice(0, 200)}`);
+        verdict.problems.push(`stateless-example, but the body is none of them — ${JSON.stringify(a.body)?.slice(0, 200)}`);
       }
     } else if (routed) {
       const mine = normalized(routed, a, verdict);
       const stubs = normalized(routed, s, { problems: [], differences: [] });
-      if (!isDeepStrictEqual(mine, stubs)) verdict.problems.push(`created body differs — ${JSON.stringify(mine).slice(0, 300)}, the stub ${JSON.stringify(stubs).slice(0, 300)}`);
+      if (!isDeepStrictEqual(mine, stubs)) verdict.problems.push(`created body differs — ${JSON.stringify(mine)?.slice(0, 300)}, the stub ${JSON.stringify(stubs)?.slice(0, 300)}`);
     }
   }
   for (const header of documentedHeaders(sent.model)) {
