@@ -209,8 +209,10 @@ async function send(base: string, w: Wire): Promise<Answer> {
     }
     const type = (response.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     return { status: response.status, type, body: parsed, headers: response.headers, sentAt, receivedAt: Date.now() };
-  } catch {
-    return { status: 0, type: '', body: undefined, headers: new Headers(), sentAt, receivedAt: Date.now() };
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    const why = `no answer after ${Date.now() - sentAt} ms: ${(error as Error).message} ${cause?.code ?? cause?.message ?? ''}`;
+    return { status: 0, type: '', body: undefined, headers: new Headers(), error: why, sentAt, receivedAt: Date.now() };
   }
 }
 
@@ -350,7 +352,9 @@ describe('the stub, the Prism mock and the MSW handlers under differential fuzzi
         const slots = routedOperation(MODELS, w.method, w.target) === model && !c.preflight
           ? model.parameters.filter((p) => p.in === 'header' && m.parameters[p.key] !== undefined).map((p) => `${tenantKey} ${p.key}=${m.parameters[p.key]}`)
           : [];
-        const origin = w.headers.find(([n]) => n === 'origin')?.[1] ?? null;
+        // fetch joins repeated headers with ", ", as the targets then read them.
+        const origins = w.headers.filter(([n]) => n === 'origin').map(([, v]) => v);
+        const origin = origins.length > 0 ? origins.join(', ') : null;
         const sent: Sent = {
           model,
           method: w.method,

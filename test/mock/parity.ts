@@ -99,6 +99,8 @@ export interface Answer {
   type: string;
   body: unknown;
   headers: Headers;
+  /** Why no answer arrived (status 0): the fetch error's cause. */
+  error?: string;
   sentAt: number;
   receivedAt: number;
 }
@@ -292,8 +294,9 @@ export function freshOutcome(model: OperationModel, value: unknown, taken?: (fie
     items.forEach((item, i) => {
       const v = (item as Json | null)?.[r.field];
       const pointer = `${r.array}/${i}/${r.field.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+      // An item both repeated in the request and stored earlier is pointed at once for each reason.
       if (seen.has(v)) found.push(pointer);
-      else if (takenValues?.has(v)) {
+      if (takenValues?.has(v)) {
         found.push(pointer);
         stored++;
       }
@@ -326,7 +329,7 @@ export function freshProblems(model: OperationModel, value: unknown, a: Answer):
  */
 export function sameAnswer(sent: Sent, stateless: boolean, a: Answer, s: Answer): Verdict {
   const verdict: Verdict = { problems: [], differences: [] };
-  if (a.status !== s.status) verdict.problems.push(`status ${a.status}, the stub ${s.status} — ${JSON.stringify(a.body)?.slice(0, 300)}`);
+  if (a.status !== s.status) verdict.problems.push(`status ${a.status}, the stub ${s.status} — ${a.error ?? s.error ?? JSON.stringify(a.body)?.slice(0, 300)}`);
   if (a.type !== s.type && sent.method !== 'HEAD') verdict.problems.push(`content type ${a.type}, the stub ${s.type}`);
   if (a.status !== s.status) return verdict;
   if (isProblem(a) && isProblem(s)) {
