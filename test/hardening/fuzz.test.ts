@@ -24,6 +24,7 @@ import {
   ARRAY_KEY,
   DOCUMENTED,
   ID_FIELD,
+  MODEL,
   OPERATION,
   OPERATION_ID,
   REQUEST_MEDIA_TYPE,
@@ -33,7 +34,7 @@ import {
 import {
   BODY_LIMIT,
   chunkedBody,
-  fuzzCase,
+  fuzzCaseFor,
   MAX_HEADER_SIZE,
   materialize,
   type FuzzCase,
@@ -42,6 +43,7 @@ import {
 } from './fuzz-cases.js';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+const fuzzCase = fuzzCaseFor(MODEL);
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_126);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1500);
@@ -90,7 +92,7 @@ function wellFormed(value: unknown): boolean {
 }
 
 /** The statuses the contract allows for a canonical request, computed independently of the stub. */
-function expectedStatuses(m: Materialized, state: State): { statuses: number[]; why: string } {
+function expectedStatuses(m: Materialized, state: State<User>): { statuses: number[]; why: string } {
   if (m.plain.length > BODY_LIMIT) return { statuses: [413], why: `body of ${m.plain.length} bytes is over the limit` };
   let text = Buffer.from(m.plain).toString('utf8');
   if (text.startsWith('\ufeff')) text = text.slice(1);
@@ -167,8 +169,7 @@ function describeRequest(c: FuzzCase, m: Materialized): string {
 
 describe('POST /api/v1/public/users/batch under fuzzing from the contract', () => {
   let stub: RunningServer;
-  let url: string;
-  const state: State = { tenants: [TENANT, OTHER_TENANT], stored: new Map() };
+  const state: State<User> = { tenants: [TENANT, OTHER_TENANT], stored: new Map() };
   const allTenants = new Set<string>([TENANT, OTHER_TENANT]);
   let requests = 0;
   const statuses = new Map<number, number>();
@@ -176,7 +177,6 @@ describe('POST /api/v1/public/users/batch under fuzzing from the contract', () =
   beforeAll(async () => {
     // Thousands of requests a minute from one address: the rate limiter would answer most of them 429.
     stub = await startStub({ RATE_LIMIT_PER_MINUTE: '0' });
-    url = stub.url + OPERATION.path;
     for (const t of state.tenants) state.stored.set(t, await stub.storage.listUsers(t));
   });
   afterAll(async () => {
@@ -199,7 +199,7 @@ describe('POST /api/v1/public/users/batch under fuzzing from the contract', () =
     if (requests > 0 && requests % TENANT_EPOCH === 0) await newEpoch();
     const m = materialize(c, state);
     const expected = m.canonical ? expectedStatuses(m, state) : undefined;
-    const answer = await send(url, m, c.chunked);
+    const answer = await send(stub.url + m.target, m, c.chunked);
     requests++;
     statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
 

@@ -1,48 +1,51 @@
 /**
- * What the hardening tests need to know about POST /api/v1/public/users/batch, read from generated/openapi.json
- * rather than copied: its request schema, the property holding the users, one user's schema and the tenant header.
+ * The operation the stub's hardening tests (fuzz, concurrency) drive, POST /api/v1/public/users/batch, and what they
+ * need to know about it, read from generated/openapi.json through its model (test/helpers/operation-model.ts) rather
+ * than copied: its request schema, the property holding the users, one user's schema, the field unique in a batch
+ * and the tenant header. The differential test of the mocks covers every operation instead.
  */
-import { deref, operation, spec } from '../helpers/contract.js';
+import { deref, operation } from '../helpers/contract.js';
+import { operationModel } from '../helpers/operation-model.js';
 import type { JsonSchema } from './schema-arbitrary.js';
 
 export const OPERATION_ID = 'createUsersBatch';
+export const MODEL = operationModel(OPERATION_ID);
 export const OPERATION = operation(OPERATION_ID);
-export const REQUEST_MEDIA_TYPE = 'application/json';
-/** The API's rule the schema cannot state: external_user_id is unique within a tenant and within a batch. */
-export const ID_FIELD = 'external_user_id';
+export const REQUEST_MEDIA_TYPE = (() => {
+  if (!MODEL.body) throw new Error(`${OPERATION_ID} takes no JSON body`);
+  return MODEL.body.mediaTypes[0]!;
+})();
 
 /** The request body's schema as the contract writes it (usually a $ref into components). */
-export const REQUEST_SCHEMA_AS_WRITTEN: JsonSchema = (() => {
-  const body = deref(OPERATION.op.requestBody as { $ref?: string; content?: Record<string, { schema: JsonSchema }> });
-  const schema = body.content?.[REQUEST_MEDIA_TYPE]?.schema;
-  if (!schema) throw new Error(`${OPERATION_ID} takes no ${REQUEST_MEDIA_TYPE} body`);
-  return schema;
+export const REQUEST_SCHEMA_AS_WRITTEN: JsonSchema = MODEL.body!.schemaAsWritten;
+export const REQUEST_SCHEMA = MODEL.body!.schema;
+
+/** The batch's unique field (external_user_id) and the array holding it, as the contract's examples show them. */
+const RULE = (() => {
+  const rule = MODEL.unique[0];
+  if (!rule || rule.arrayPath.length !== 1) throw new Error(`${OPERATION_ID}: the examples show no field unique in a top-level array`);
+  return rule;
 })();
-export const REQUEST_SCHEMA = deref(REQUEST_SCHEMA_AS_WRITTEN);
+/**
+ * The API's rule the schema cannot state: external_user_id is unique within a tenant and within a batch. Named here
+ * for the compiler (the stub's User type has it), and checked against the field the contract's examples show.
+ */
+export const ID_FIELD = 'external_user_id' as const;
+if (RULE.field !== ID_FIELD) throw new Error(`${OPERATION_ID}: the examples show ${RULE.field} unique, not ${ID_FIELD}`);
 
 /** The batch property holding the users (`users`), and its array schema. */
-export const [ARRAY_KEY, ARRAY_SCHEMA] = (() => {
-  const entry = Object.entries(REQUEST_SCHEMA.properties ?? {}).find(([, s]) => deref(s).type === 'array');
-  if (!entry) throw new Error('the batch request has no array property');
-  return [entry[0], deref(entry[1])] as const;
-})();
+export const ARRAY_KEY = RULE.arrayPath[0]!;
+export const ARRAY_SCHEMA = deref(REQUEST_SCHEMA.properties![ARRAY_KEY]!);
 export const USER_SCHEMA = deref(ARRAY_SCHEMA.items ?? {});
 
 /** The header of the operation's security scheme (x-tenant-id), in lower case. */
 export const TENANT_HEADER = (() => {
-  const document = spec as unknown as {
-    security?: Record<string, string[]>[];
-    components: { securitySchemes?: Record<string, { in: string; name: string }> };
-  };
-  const security = (OPERATION.op as { security?: Record<string, string[]>[] }).security ?? document.security ?? [];
-  const schemeName = Object.keys(security[0] ?? {})[0];
-  const scheme = schemeName ? document.components.securitySchemes?.[schemeName] : undefined;
-  if (!scheme || scheme.in !== 'header') throw new Error(`${OPERATION_ID} has no header security scheme`);
-  return scheme.name.toLowerCase();
+  if (!MODEL.securityHeader) throw new Error(`${OPERATION_ID} has no header security scheme`);
+  return MODEL.securityHeader;
 })();
 
 /** The statuses the contract documents for the operation. */
-export const DOCUMENTED = Object.keys(OPERATION.op.responses).map(Number);
+export const DOCUMENTED = MODEL.statuses;
 
 /** Runs `task` over `items` with at most `concurrency` at a time; results in the order of `items`. */
 export async function pool<T, R>(

@@ -4,8 +4,12 @@
  * (properties, required, additionalProperties: false), arrays (minItems, maxItems, items), strings (minLength,
  * maxLength, pattern, format), numbers, booleans, null, enum/const and local $refs.
  */
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
 import fc from 'fast-check';
 import { deref } from '../helpers/contract.js';
+
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
 export interface JsonSchema {
   $ref?: string;
@@ -137,4 +141,60 @@ export function arbitraryFor(schema: JsonSchema, options: SchemaArbitraryOptions
     }
   }
   throw new Error(`schema-arbitrary: no generator for type ${String(types[0])}`);
+}
+
+/**
+ * Values a parameter's schema refuses, one broken constraint each: a length just under minLength or over maxLength,
+ * characters its pattern or format does not allow, a value outside its enum, a number that is not one or is out of
+ * bounds. Written as text (parameters travel as text) and safe in a header: no control characters, nothing fetch
+ * trims. Each is checked against the schema, so a candidate the schema happens to accept is dropped.
+ * @example brokenValues({ type: 'string', minLength: 1, maxLength: 3 }) // ['', 'kkkk', 'a b', ...]
+ */
+export function brokenValues(schema: JsonSchema): string[] {
+  const s = deref(schema);
+  const types = Array.isArray(s.type) ? s.type : s.type ? [s.type] : ['string'];
+  const candidates = new Set<string>(['', 'a b', 'é', 'x\u00a0y', '{}', '*', 'null', '-1', '1.5', 'abc', 'true']);
+  if (s.minLength !== undefined && s.minLength > 0) candidates.add('a'.repeat(s.minLength - 1));
+  if (s.maxLength !== undefined) {
+    candidates.add('k'.repeat(s.maxLength + 1));
+    candidates.add(`${'k'.repeat(s.maxLength)}é`);
+  }
+  if (s.minimum !== undefined) candidates.add(String(s.minimum - 1));
+  if (s.maximum !== undefined) candidates.add(String(s.maximum + 1));
+  const valid = compiled(s);
+  const accepts = (text: string) => {
+    if (types.includes('string') && valid(text)) return true;
+    if ((types.includes('integer') || types.includes('number')) && /^-?\d+(?:\.\d+)?$/.test(text) && valid(Number(text))) return true;
+    if (types.includes('boolean') && (text === 'true' || text === 'false') && valid(text === 'true')) return true;
+    return false;
+  };
+  return [...candidates].filter((text) => !accepts(text));
+}
+
+const ajv = new Ajv2020({ strict: false, allErrors: false, validateSchema: false });
+addFormats(ajv);
+const compiledSchemas = new WeakMap<JsonSchema, (value: unknown) => boolean>();
+
+/** A validator of a schema that holds no $ref (a parameter's, once followed). */
+function compiled(schema: JsonSchema): (value: unknown) => boolean {
+  let validate = compiledSchemas.get(schema);
+  if (!validate) {
+    const fn = ajv.compile(schema);
+    validate = (value) => fn(value) === true;
+    compiledSchemas.set(schema, validate);
+  }
+  return validate;
+}
+
+/** Every property name a schema declares, at any depth (its $refs followed once each). */
+export function propertyNames(schema: JsonSchema, seen = new Set<JsonSchema>()): string[] {
+  const s = deref(schema);
+  if (seen.has(s)) return [];
+  seen.add(s);
+  const names = Object.keys(s.properties ?? {});
+  const nested = [
+    ...Object.values(s.properties ?? {}).flatMap((sub) => propertyNames(sub, seen)),
+    ...(s.items ? propertyNames(s.items, seen) : []),
+  ];
+  return [...new Set([...names, ...nested])];
 }
