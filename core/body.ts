@@ -53,7 +53,7 @@ export async function inflate(coding: string, bytes: Uint8Array): Promise<Uint8A
     const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream(coding as CompressionFormat));
     return new Uint8Array(await new Response(stream).arrayBuffer());
   } catch {
-    throw PROBLEMS.bodyCutShort();
+    throw PROBLEMS.notInflatable();
   }
 }
 

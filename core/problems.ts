@@ -81,6 +81,8 @@ export const PROBLEMS = {
   /** A media type the operation does not accept. */
   unsupportedMediaType: () => new ApiError('unsupported-media-type', 'Send the body as application/json.'),
   bodyCutShort: () => new ApiError('invalid-request', 'The body ended before its announced length.'),
+  /** A body that does not inflate with the Content-Encoding it names. */
+  notInflatable: () => new ApiError('invalid-request', 'The body could not be decoded with its Content-Encoding; nothing was changed.'),
   notHttp: () => new ApiError('invalid-request', 'The request is not well-formed HTTP/1.1. Nothing was changed.'),
   invalidRequest: (errors: ProblemError[]) =>
     new ApiError('invalid-request', `${plural(errors.length, 'problem')} found in the request; nothing was changed.`, errors),

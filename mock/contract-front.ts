@@ -52,10 +52,11 @@ function rawProblem(answer: MockAnswer): string {
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host', 'upgrade']);
 /**
- * Prism's own CORS headers, replaced by the front's so every answer carries the same ones; and Idempotent-Replayed,
- * which Prism fills from the header's example (`true`) on every answer, while the stub sends it only on a replay.
+ * Headers Prism fills from the spec's examples that only a server with state can know, dropped: its CORS headers
+ * (the front's replace them), Idempotent-Replayed (`true` on every answer; the stub sends it only on a replay) and
+ * RateLimit and RateLimit-Policy (a mock counts no requests, so it sends none, as a stub with its limit off).
  */
-const PRISM_CORS = /^access-control-|^idempotent-replayed$/;
+const PRISM_ONLY = /^access-control-|^idempotent-replayed$|^ratelimit(-policy)?$/;
 
 /**
  * Reads a request body, keeping at most `limit` bytes; undefined when it is longer. The rest is read and dropped,
@@ -174,7 +175,7 @@ export async function startContractFront(options: {
   const relay = (res: ServerResponse, answer: PrismAnswer, origin: string | null, accepted?: AcceptedRequest) => {
     const out: Record<string, string> = {};
     for (const [name, value] of Object.entries(answer.headers)) {
-      if (!HOP_BY_HOP.has(name) && name !== 'content-encoding' && !PRISM_CORS.test(name) && !res.hasHeader(name)) out[name] = value;
+      if (!HOP_BY_HOP.has(name) && name !== 'content-encoding' && !PRISM_ONLY.test(name) && !res.hasHeader(name)) out[name] = value;
     }
     const text = answer.body ?? null;
     // Prism's answer made the request's own: its x-request-id, and its id as a problem's instance.

@@ -12,7 +12,7 @@
  * No Node API: it runs in Node, browsers and service workers.
  */
 import { CHECKERS, MOCK_OPERATIONS, type CheckError, type MockOperation } from '../generated/mock-contract.js';
-import { ALLOWED_METHODS, EXPOSED_HEADERS, PREFLIGHT_MAX_AGE_S } from '../core/cors.js';
+import { ALLOWED_METHODS, EXPOSED_HEADERS, isAnswerableOrigin, PREFLIGHT_MAX_AGE_S } from '../core/cors.js';
 import { bodyEncodingError, codingOf, inflate, isJsonType, mediaTypeOf, parseJson } from '../core/body.js';
 import { InFlightKeys } from '../core/idempotency.js';
 import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_HEADER_SIZE } from '../core/limits.js';
@@ -299,6 +299,8 @@ export function createContractMock(options: ContractMockOptions = {}): ContractM
 
 /** The headers of a CORS answer for a request from `origin` (any origin: a mock is for development). */
 export function corsHeaders(origin: string | null): Record<string, string> {
+  // An Origin the header cannot carry gets no CORS headers, as the stub answers an origin it does not allow.
+  if (origin !== null && !isAnswerableOrigin(origin)) return { vary: 'Origin' };
   return {
     'access-control-allow-origin': origin ?? '*',
     'access-control-expose-headers': EXPOSED_HEADERS.join(', '),
@@ -309,6 +311,7 @@ export function corsHeaders(origin: string | null): Record<string, string> {
 /** The answer to a CORS preflight, or undefined when the request is not one. */
 export function preflight(method: string, headers: Headers): MockAnswer | undefined {
   if (method.toUpperCase() !== 'OPTIONS' || !headers.has('origin') || !headers.has('access-control-request-method')) return undefined;
+  if (!isAnswerableOrigin(headers.get('origin')!)) return undefined;
   return {
     status: 204,
     headers: {

@@ -16,6 +16,7 @@ export type { ProblemError } from '../core/problems.js';
 /** Shape of the errors express-openapi-validator and body-parser throw; both set `status`. */
 interface ThirdPartyError {
   status?: number;
+  code?: string;
   type?: string;
   message?: string;
   path?: string;
@@ -59,6 +60,8 @@ export function classify(error: unknown, body?: unknown): ApiError {
     case 'request.size.invalid':
       return PROBLEMS.bodyCutShort();
   }
+  // body-parser passes zlib's own error on for a body that does not inflate (Z_DATA_ERROR, Z_BUF_ERROR, ...).
+  if (e.status === 400 && typeof e.code === 'string' && e.code.startsWith('Z_')) return PROBLEMS.notInflatable();
   switch (e.status) {
     case 400:
       return PROBLEMS.invalidRequest(

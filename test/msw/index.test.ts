@@ -76,6 +76,14 @@ describe('createMockApi({ stateful: true }) under msw/node', () => {
     expect(await client.POST(PATH, { body: { users: [] } }).then((r) => r.response.status)).toBe(400);
   });
 
+  it('allows any page origin, but answers an Origin the header cannot carry with no CORS headers, as the stub does', async () => {
+    const page = await client.POST(PATH, { body: { users: [] }, headers: { origin: 'http://localhost:5173' } });
+    const junk = await client.POST(PATH, { body: { users: [] }, headers: { origin: '*/*' } });
+    expect(page.response.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
+    expect(junk.response.headers.get('access-control-allow-origin')).toBeNull();
+    expect(junk.response.status).toBe(page.response.status);
+  });
+
   it('types answer(): the operation, the status and the example name are checked by the compiler', () => {
     expectTypeOf<MockExampleName<'createUsersBatch', 409>>().toEqualTypeOf<'DuplicateInBatch' | 'ExternalUserIdTaken' | 'IdempotencyKeyInFlight'>();
     // @ts-expect-error: no such example of the 409

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { gunzip } from 'node:zlib';
+import { PROBLEMS } from '../../core/problems.js';
 import { classify, requestPointer } from '../../server/errors.js';
 
 describe('requestPointer', () => {
@@ -29,5 +31,13 @@ describe('classify', () => {
     expect(error.kind).toBe('invalid-request');
     expect(error.errors?.map((e) => e.pointer)).toEqual(['/params/id', '/query/limit', '/headers/idempotency-key']);
     expect(error.detail).toBe('3 problems were found in the request; nothing was changed.');
+  });
+
+  it('calls a body that does not inflate with its Content-Encoding what the mocks call it, with no list of errors', async () => {
+    // What body-parser passes on: zlib's own error, given status 400.
+    const zlibError = await new Promise<Error>((resolve) => gunzip(Buffer.from('{"users":[]}'), (error) => resolve(error!)));
+    const error = classify(Object.assign(zlibError, { status: 400 }));
+    expect(error).toEqual(PROBLEMS.notInflatable());
+    expect(error.errors).toBeUndefined();
   });
 });
