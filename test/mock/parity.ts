@@ -45,7 +45,8 @@ export const ALLOWED_DIFFERENCES = {
     'The stub sends CORS headers only to the origins in its CORS_ORIGINS, the mocks to every origin (`*` without ' +
     'Origin), as the contract\'s Access-Control-Allow-Origin says; a preflight from another origin is a plain ' +
     'OPTIONS for the stub. Checked: the stub sends no Access-Control-Allow-Origin, the mock the origin (or `*`), ' +
-    'and a mock answers the preflight with a success.',
+    'and a mock answers the preflight with a success. An Origin the header cannot carry (its pattern and length) ' +
+    'gets no CORS headers anywhere, and is not counted here.',
 } as const;
 export type Difference = keyof typeof ALLOWED_DIFFERENCES;
 
@@ -196,6 +197,12 @@ export function absentRule(a: Answer): string[] {
 
 // ---- Comparing a target with the stub ----------------------------------------------------------------------------
 
+/** What the contract lets Access-Control-Allow-Origin carry (its schema's pattern and maxLength). */
+const ALLOW_ORIGIN_SCHEMA = (spec.components.headers as Record<string, { schema: { pattern: string; maxLength: number } }>).AccessControlAllowOrigin!.schema;
+function answerableOrigin(origin: string): boolean {
+  return origin.length <= ALLOW_ORIGIN_SCHEMA.maxLength && new RegExp(ALLOW_ORIGIN_SCHEMA.pattern).test(origin);
+}
+
 /** CORS: an allowed origin gets the same headers everywhere; any other (or none) only from the mocks. */
 export function corsRule(sent: Sent, name: string, a: Answer, s: Answer): Verdict {
   const verdict: Verdict = { problems: [], differences: [] };
@@ -215,6 +222,11 @@ export function corsRule(sent: Sent, name: string, a: Answer, s: Answer): Verdic
         if (norm(a.headers.get(header)) !== norm(s.headers.get(header))) verdict.problems.push(`preflight ${header} differs — ${JSON.stringify(a.headers.get(header))}, the stub ${JSON.stringify(s.headers.get(header))}`);
       }
     }
+    return verdict;
+  }
+  if (sent.origin.value !== null && !answerableOrigin(sent.origin.value)) {
+    // An Origin Access-Control-Allow-Origin cannot carry: no target sends CORS headers for it, as for a refused one.
+    if (allow !== null) verdict.problems.push(`Access-Control-Allow-Origin sent for an origin the header cannot carry — ${JSON.stringify(allow)}`);
     return verdict;
   }
   verdict.differences.push('cors-any-origin');
