@@ -20,7 +20,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import ts from 'typescript';
 import { buildAllDocs, HOSTED_DOCS_FILE } from './build-docs.js';
@@ -67,13 +67,13 @@ function packageOf(specifier: string): string {
 }
 
 /**
- * Every package the JavaScript files under `dir` import (static imports, re-exports, literal `import()` and
- * `require()`), with the files that import each one; Node's own modules and relative paths left out.
+ * Every package the JavaScript files under `dir` (its node_modules aside) import (static imports, re-exports, literal
+ * `import()` and `require()`), with the files that import each one; Node's own modules and relative paths left out.
  */
 export async function importedPackages(dir: string): Promise<Map<string, string[]>> {
   const found = new Map<string, string[]>();
   for (const file of await filesUnder(dir)) {
-    if (!/\.(m?js|cjs)$/.test(file)) continue;
+    if (!/\.(m?js|cjs)$/.test(file) || relative(dir, file).split(sep).includes('node_modules')) continue;
     const { importedFiles } = ts.preProcessFile(await readFile(file, 'utf8'), true, true);
     for (const { fileName } of importedFiles) {
       if (fileName.startsWith('.') || fileName.startsWith('/') || isBuiltin(fileName)) continue;
