@@ -429,8 +429,8 @@ async function main(): Promise<number> {
   writeFileSync(settings.out, text);
   const noisy = rows.filter((r) => (r.load.otherCpu ?? 0) > NOISY_OTHER_CPU).length;
   if (noisy > 0) console.error(`\n${noisy} of ${rows.length} cells ran while other processes used CPU (⚠): their timings are disturbed.`);
-  const startupText = startup.length > 0 ? `\n\n${startupTable(startup)}` : '';
-  console.log(`\n${table(rows)}\n\n${goals(rows)}${startupText}\n\nWritten to ${relative(ROOT, settings.out)} (${Math.round(seconds)} s).`);
+  const tables = [...(rows.length > 0 ? [table(rows), goals(rows)] : []), ...(startup.length > 0 ? [startupTable(startup)] : [])];
+  console.log(`\n${tables.join('\n\n')}\n\nWritten to ${relative(ROOT, settings.out)} (${Math.round(seconds)} s).`);
   if (settings.profile) console.log(`CPU profiles and their summaries: ${relative(ROOT, PROFILE_DIR)}/`);
   const failed = rows.filter((r) => r.check && !r.check.ok);
   for (const row of failed) console.error(`check failed: ${row.target} batch ${row.batchSize}: ${row.check!.text}`);
