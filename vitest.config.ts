@@ -1,10 +1,11 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
- * The slow tier: soak, fuzz and crash runs, the differential test of every target, the benchmark's smoke run and the
- * package as consumers install it. `npm test` runs both tiers; `npm run test:fast` only the fast one.
+ * The slow tier: soak, fuzz and crash runs, the differential test of every target, the benchmark's smoke run, the
+ * package as consumers install it and the compiled stub as a deployment installs it. `npm test` runs both tiers;
+ * `npm run test:fast` only the fast one.
  */
-const SLOW = ['test/hardening/**/*.test.ts', 'test/mock/differential.test.ts', 'test/bench/**/*.test.ts', 'test/package/**/*.test.ts'];
+const SLOW = ['test/hardening/**/*.test.ts', 'test/mock/differential.test.ts', 'test/bench/**/*.test.ts', 'test/package/**/*.test.ts', 'test/server/production-start.test.ts'];
 
 export default defineConfig({
   test: {

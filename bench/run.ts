@@ -7,7 +7,9 @@
  *   npm run bench -- --quick                       smoke run (<30 s): 1 s per cell, batch sizes 1 and 100
  *   npm run bench -- --only baseline,stub-sqlite-file --sizes 1000 --profile
  *                                                  CPU profile of each measured cell in build/profiles/
- *   other flags: --duration S, --warmup S, --connections N, --out FILE
+ *   npm run bench -- --startup-only                time to healthy of npm start and npm run start:prod, cold and
+ *                                                  warm (bench/startup.ts); a full run measures it too, after the load
+ *   other flags: --duration S, --warmup S, --connections N, --out FILE, --startup (with --quick or --only)
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,8 @@ import { tokenSource } from './data.js';
 import { runLoad, type LoadResult } from './load.js';
 import { formatSummary, summarizeProfile, type CpuProfile } from './profile-summary.js';
 import { ROOT, startTarget, TARGET_DESCRIPTIONS, TARGET_NAMES, type TargetName } from './targets.js';
+import { benchStartup, STARTUP_NOTES, startupTable, type StartupResult } from './startup.js';
+import { buildServer } from '../scripts/build-server.js';
 
 /**
  * What the stub is started with beyond its port, host, database and tenants: its own defaults (request and response
@@ -49,6 +53,8 @@ interface Settings {
   sizes: number[];
   targets: TargetName[];
   profile: boolean;
+  /** Measure startup times too (bench/startup.ts). */
+  startup: boolean;
   out: string;
 }
 
@@ -79,6 +85,8 @@ function parseSettings(argv: string[]): Settings {
       sizes: { type: 'string' },
       only: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      startup: { type: 'boolean', default: false },
+      'startup-only': { type: 'boolean', default: false },
       out: { type: 'string' },
     },
     strict: true,
@@ -99,7 +107,14 @@ function parseSettings(argv: string[]): Settings {
     if (!Number.isInteger(size) || size > 1000) throw new Error(`--sizes takes whole numbers from 1 to 1000, not ${size}`);
   }
   const profile = values.profile ?? false;
-  const defaultOut = profile ? 'build/profiles/results.md' : quick ? 'build/bench/results-quick.md' : 'bench/results.md';
+  const startupOnly = values['startup-only'] ?? false;
+  const defaultOut = startupOnly
+    ? 'build/bench/startup.md'
+    : profile
+      ? 'build/profiles/results.md'
+      : quick
+        ? 'build/bench/results-quick.md'
+        : 'bench/results.md';
   return {
     quick,
     durationS: number(values.duration, quick ? 1 : 8, 'duration', 0.2),
@@ -107,8 +122,10 @@ function parseSettings(argv: string[]): Settings {
     connections: number(values.connections, 20, 'connections', 1),
     sizes,
     // The order of TARGET_NAMES, whatever the order given: the baseline first.
-    targets: TARGET_NAMES.filter((t) => targets.includes(t)),
+    targets: startupOnly ? [] : TARGET_NAMES.filter((t) => targets.includes(t)),
     profile,
+    // A full run measures startup; a smoke run, a profile or a chosen set of targets only when asked.
+    startup: startupOnly || (values.startup ?? false) || (!quick && !profile && values.only === undefined),
     out: resolve(ROOT, values.out ?? defaultOut),
   };
 }
@@ -331,7 +348,21 @@ function versionOf(pkg: string): string {
   }
 }
 
-function page(rows: Row[], settings: Settings, command: string, startedAt: Date, seconds: number, loadAtStart: string): string {
+/** The startup section of the page: a table and how it was measured. */
+function startupSection(results: StartupResult[]): string[] {
+  if (results.length === 0) return [];
+  return ['## Startup', '', startupTable(results), '', ...STARTUP_NOTES, ''];
+}
+
+function page(
+  rows: Row[],
+  startup: StartupResult[],
+  settings: Settings,
+  command: string,
+  startedAt: Date,
+  seconds: number,
+  loadAtStart: string,
+): string {
   const cpus = os.cpus();
   const versions = ['express', 'express-openapi-validator', 'better-sqlite3', 'pino', 'fastify', 'pg', '@stoplight/prism-cli', 'autocannon']
     .map((p) => `${p} ${versionOf(p)}`)
@@ -368,6 +399,7 @@ function page(rows: Row[], settings: Settings, command: string, startedAt: Date,
     "- The stub logs as `npm start` does (pino at info, one line per request, written to /dev/null here). Prism logs every request to mock/start-mock.ts in the bench's wrapper process (bench/serve.ts): that process's CPU counts as Prism's server CPU; peak RSS is Prism's alone.",
     '- Each cell ends gracefully: once its time is up every connection stops after its current response, so nothing is in flight when the database is counted, and "stored = acknowledged" is exact.',
     '',
+    ...startupSection(startup),
   ].join('\n');
 }
 
@@ -383,13 +415,22 @@ async function main(): Promise<number> {
     process.stderr.write(`${name}\n`);
     rows.push(...(await benchTarget(name, settings, nextToken)));
   }
+  let startup: StartupResult[] = [];
+  if (settings.startup) {
+    process.stderr.write('startup: npm start, then npm run build:server and npm run start:prod\n');
+    startup = await benchStartup(ROOT, () => buildServer());
+  }
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
-  const text = page(rows, settings, command, startedAt, seconds, loadAtStart);
+  const text =
+    settings.targets.length > 0
+      ? page(rows, startup, settings, command, startedAt, seconds, loadAtStart)
+      : [`# Startup`, '', `Written by \`bench/run.ts\` (\`${command}\`) on ${startedAt.toISOString()}, Node ${process.version}.`, '', ...startupSection(startup).slice(2)].join('\n');
   mkdirSync(dirname(settings.out), { recursive: true });
   writeFileSync(settings.out, text);
   const noisy = rows.filter((r) => (r.load.otherCpu ?? 0) > NOISY_OTHER_CPU).length;
   if (noisy > 0) console.error(`\n${noisy} of ${rows.length} cells ran while other processes used CPU (⚠): their timings are disturbed.`);
-  console.log(`\n${table(rows)}\n\n${goals(rows)}\n\nWritten to ${relative(ROOT, settings.out)} (${Math.round(seconds)} s).`);
+  const tables = [...(rows.length > 0 ? [table(rows), goals(rows)] : []), ...(startup.length > 0 ? [startupTable(startup)] : [])];
+  console.log(`\n${tables.join('\n\n')}\n\nWritten to ${relative(ROOT, settings.out)} (${Math.round(seconds)} s).`);
   if (settings.profile) console.log(`CPU profiles and their summaries: ${relative(ROOT, PROFILE_DIR)}/`);
   const failed = rows.filter((r) => r.check && !r.check.ok);
   for (const row of failed) console.error(`check failed: ${row.target} batch ${row.batchSize}: ${row.check!.text}`);

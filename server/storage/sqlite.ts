@@ -5,8 +5,6 @@
  * time, on one connection, so a batch's transaction can never interleave with another request's, and a batch is
  * committed before its promise resolves (before its answer is sent).
  */
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
   type CreateUser,
@@ -20,12 +18,13 @@ import {
 } from '../../core/storage.js';
 import type { WireBatch, WriterData, WriterError, WriterJob, WriterMessage, WriterReply } from './sqlite-writer.js';
 import { uuidv7 } from '../../core/uuid.js';
+import { writerModule } from './writer-module.js';
 
 export { migrate, MIGRATIONS } from './sqlite-writer.js';
 
 const THREAD_FILE = new URL('./sqlite-writer-thread.mjs', import.meta.url);
-/** The writer module the thread loads: the TypeScript source when this file runs from it, else the compiled one. */
-const WRITER_MODULE = new URL(`./sqlite-writer${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
+/** The writer module the thread loads: the compiled one when there is a current one, else the TypeScript source. */
+const WRITER_MODULE = writerModule(import.meta.url);
 
 /** Rows (as JSON text) from which a batch is sent to the thread at once rather than at the end of the turn: ~30 users. */
 const EAGER_SEND_CHARS = 4_096;
