@@ -305,7 +305,12 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The body is not sent as application/json. Nothing was changed. */
+        /**
+         * @description The body is not sent as the API accepts bodies: `application/json` in UTF-8 (no `charset`, or `charset=utf-8`),
+         *     as it is or coded with `gzip` or `deflate` (`Content-Encoding`). Any other media type, charset (UTF-16 included)
+         *     or content coding (`br` and `zstd` included) gets this answer, from the API, the mock and the MSW handlers alike.
+         *     Nothing was changed.
+         */
         UnsupportedMediaType: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
@@ -398,7 +403,10 @@ export interface components {
         IdempotencyKey: string;
     };
     requestBodies: {
-        /** @description The users to create, at least 1 and at most 1000. */
+        /**
+         * @description The users to create, at least 1 and at most 1000: JSON in UTF-8, as it is or coded with `gzip` or `deflate`
+         *     (anything else is answered `415`).
+         */
         CreateUsersBatch: {
             content: {
                 "application/json": components["schemas"]["CreateUsersBatchRequest"];
