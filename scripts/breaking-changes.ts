@@ -358,7 +358,7 @@ function describeSecurity(requirements: unknown, schemes: Node): string {
 }
 
 /** Parameters of an operation (path-level ones included, the operation's own win), keyed by where and name. */
-function parametersOf(pathItem: Node, operation: Node): Map<string, Node> {
+export function parametersOf(pathItem: Node, operation: Node): Map<string, Node> {
   const out = new Map<string, Node>();
   for (const list of [pathItem.parameters, operation.parameters]) {
     for (const parameter of Array.isArray(list) ? list.map(node) : []) {

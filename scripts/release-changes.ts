@@ -12,7 +12,7 @@
  */
 import semver from 'semver';
 import { HTTP_METHODS } from '../core/spec.js';
-import { dereference, findBreakingChanges } from './breaking-changes.js';
+import { dereference, findBreakingChanges, parametersOf } from './breaking-changes.js';
 
 type Node = Record<string, unknown>;
 export type ChangeClass = 'breaking' | 'additive' | 'patch';
@@ -87,16 +87,6 @@ function schemaAdditions(before: Node, after: Node, path: string, side: 'request
   }
 }
 
-function parametersOf(pathItem: Node, operation: Node): Map<string, Node> {
-  const out = new Map<string, Node>();
-  for (const list of [pathItem.parameters, operation.parameters]) {
-    for (const parameter of Array.isArray(list) ? list.map(node) : []) {
-      const name = parameter.in === 'header' ? String(parameter.name).toLowerCase() : String(parameter.name);
-      out.set(`${String(parameter.in)} parameter ${name}`, parameter);
-    }
-  }
-  return out;
-}
 
 function operationAdditions(before: [Node, Node], after: [Node, Node], found: Additions): void {
   const [oldItem, oldOperation] = before;
