@@ -176,7 +176,7 @@ export const ${operationId}: Operation<'${operationId}'> = {
   async handle(input, { store }) {
     void input;
     void store;
-    // ${TODO}: write the handler: read or write with a storage method (declare it above, in a
+    // ${TODO}: write the handler: read or write with a storage method (declare it in this file, in a
     // \`declare module '../storage.js' { interface Storage { ... } }\` block, and write it once per engine:
     // core/memory-store.ts, server/storage/sqlite.ts, server/storage/postgres.ts), return ok(body)
     // (core/operation.ts), throw new ApiError('resource-not-found', ...) (core/problems.ts) for what is not there.
