@@ -5,9 +5,12 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 import main from './vitest.config.js';
 
+// The main config's settings, but not its projects (the fast and slow tiers): those would run here again.
+const { projects: _tiers, ...shared } = main.test!;
+
 export default defineConfig({
   test: {
-    ...main.test,
+    ...shared,
     include: ['test/restart/**/*.test.ts'],
     exclude: configDefaults.exclude,
     fileParallelism: false,
