@@ -97,8 +97,9 @@ describe('deprecating createUsersBatch, then removing a response property, in a 
       doc.setIn(['post', 'x-sunset'], SUNSET);
     });
     await ok(copy, 'npm', ['run', '--silent', 'generate']);
-    const probe = await ok(copy, 'npx', ['tsx', 'test/proof/deprecation-probe.ts']);
-    headers = JSON.parse(probe.trim().split('\n').at(-1)!);
+    // Its answer is the last line of its stdout: Node may write warnings (Node 26: localStorage) to stderr.
+    const probe = await run('npx', ['tsx', 'test/proof/deprecation-probe.ts'], { cwd: copy, timeout: 300_000, maxBuffer: 64 << 20, env: ENV });
+    headers = JSON.parse(probe.stdout.trim().split('\n').at(-1)!);
     await ok(copy, 'npm', ['run', '--silent', 'docs']);
     docs = await renderedDocs(join(copy, 'build/docs/index.html'), 'tag/Users/operation/createUsersBatch');
     minor = await inCopy(copy, 'npm', ['run', '--silent', 'release:check']);
