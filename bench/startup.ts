@@ -7,10 +7,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compiledWriterIfCurrent } from '../server/storage/writer-module.js';
+import { freePort } from '../test/helpers/stub-process.js';
 
 /** How often readiness is asked while a command starts. */
 const POLL_MS = 5;
@@ -55,15 +55,6 @@ export interface StartupResult {
   warmMedianMs: number;
 }
 
-/** A port that was free a moment ago on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /** GET /healthz answers 200. */
 export async function healthy(origin: string): Promise<boolean> {
