@@ -6,8 +6,11 @@
 export interface DeprecatedOperation {
   method: string;
   path: string;
+  /** YYYY-MM-DD: when it was deprecated (Deprecation, RFC 9745). */
   deprecatedAt: string;
+  /** YYYY-MM-DD: from this day on it may be removed (Sunset, RFC 8594); absent when no date is set yet. */
   sunset?: string;
+  /** Where the docs describe it (Link rel="deprecation"). */
   docs: string;
 }
 

@@ -6,24 +6,13 @@
  * `generated/deprecations.ts`, the table core/deprecation.ts answers the Deprecation, Sunset and Link headers from.
  */
 import { HTTP_METHODS } from '../core/spec.js';
-
+// The type of the table this script writes: declared once, in what it writes (deprecationsModule below).
+import type { DeprecatedOperation } from '../generated/deprecations.js';
 
 type Node = Record<string, unknown>;
 const METHODS = HTTP_METHODS;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const isNode = (value: unknown): value is Node => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** One deprecated operation, as generated/deprecations.ts lists it. */
-export interface DeprecatedOperation {
-  method: string;
-  path: string;
-  /** YYYY-MM-DD: when it was deprecated (Deprecation, RFC 9745). */
-  deprecatedAt: string;
-  /** YYYY-MM-DD: from this day on it may be removed (Sunset, RFC 8594); absent when no date is set yet. */
-  sunset?: string;
-  /** Where the docs describe it (Link rel="deprecation"). */
-  docs: string;
-}
 
 const isDate = (value: unknown): value is string => typeof value === 'string' && DATE.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`));
 
@@ -126,8 +115,11 @@ export function deprecationsModule(spec: Node, notice: string): string {
 export interface DeprecatedOperation {
   method: string;
   path: string;
+  /** YYYY-MM-DD: when it was deprecated (Deprecation, RFC 9745). */
   deprecatedAt: string;
+  /** YYYY-MM-DD: from this day on it may be removed (Sunset, RFC 8594); absent when no date is set yet. */
   sunset?: string;
+  /** Where the docs describe it (Link rel="deprecation"). */
   docs: string;
 }
 
