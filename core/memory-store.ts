@@ -3,7 +3,7 @@
  * exactly as the SQLite and PostgreSQL engines do (the same batchConflict and newUser), one batch at a time, and
  * forgets everything when the process ends. No Node API.
  */
-import { batchConflict, newUser, type CreateUser, type IdempotentRequest, type IdempotentResult, type Storage, type StoredResponse, type User } from './storage.js';
+import { batchConflict, type BatchOutcome, type ExternalUserIdConflict, newUser, type CreateUser, type IdempotentRequest, type IdempotentResult, type Storage, type User } from './storage.js';
 import { uuidv7 } from './uuid.js';
 
 export interface MemoryStoreOptions {
@@ -13,8 +13,9 @@ export interface MemoryStoreOptions {
 
 interface RecordedKey {
   fingerprint: string;
-  at: Date;
-  response: StoredResponse;
+  /** When it was recorded, in Unix milliseconds. */
+  at: number;
+  outcome: BatchOutcome;
 }
 
 export interface MemoryStore extends Storage {
@@ -34,7 +35,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const copy = <T>(value: T): T => structuredClone(value);
 
   /** The batch's users, or its conflict, as the engines decide it; stores the users when there is none. */
-  const runBatch = (tenantId: string, batch: readonly CreateUser[]) => {
+  const runBatch = (tenantId: string, batch: readonly CreateUser[]): { users: User[] } | { conflict: ExternalUserIdConflict } => {
     const tenant = tenantId.toLowerCase();
     const stored = users.get(tenant) ?? { list: [], ids: new Set<string>() };
     const conflict = batchConflict(batch, stored.ids);
@@ -57,13 +58,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     async createUsersIdempotently(tenantId, batch, request: IdempotentRequest): Promise<IdempotentResult> {
       const slot = `${tenantId.toLowerCase()} ${request.key}`;
       const recorded = keys.get(slot);
-      if (recorded && recorded.at >= request.notBefore) {
+      if (recorded && recorded.at >= Date.parse(request.notBefore)) {
         if (recorded.fingerprint !== request.fingerprint) return { kind: 'key-reused' };
-        return { kind: 'replayed', response: copy(recorded.response) };
+        return { kind: 'replayed', outcome: copy(recorded.outcome) };
       }
-      const response = request.respond(runBatch(tenantId, batch));
-      keys.set(slot, { fingerprint: request.fingerprint, at: new Date(), response: copy(response) });
-      return { kind: 'executed', response };
+      const ran = runBatch(tenantId, batch);
+      const outcome: BatchOutcome = 'users' in ran ? ran : { conflicts: ran.conflict.conflicts, requestId: request.requestId };
+      keys.set(slot, { fingerprint: request.fingerprint, at: Date.now(), outcome: copy(outcome) });
+      return { kind: 'executed', outcome };
     },
     async provisionTenant(tenantId) {
       tenants?.add(tenantId.toLowerCase());

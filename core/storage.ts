@@ -6,6 +6,9 @@
  * An operation may declare the method it needs next to its handler instead of here, in a
  * `declare module '../storage.js' { interface Storage { ... } }` block (TypeScript merges it into this interface), so
  * that a new operation touches its own file and one function per engine.
+ *
+ * Arguments and results are JSON values (strings, numbers, plain objects and arrays; a time as an ISO 8601 string,
+ * never a Date): SQLite's methods run on a thread of their own and get them through JSON.
  */
 import type { components } from '../generated/schema.js';
 
@@ -17,21 +20,33 @@ export class ExternalUserIdConflict extends Error {
   override name = 'ExternalUserIdConflict';
   constructor(
     /** Each conflicting user: its index in the batch, and why. */
-    readonly conflicts: { index: number; reason: string }[],
+    readonly conflicts: Conflict[],
   ) {
     super(`${conflicts.length} external_user_id conflict(s)`);
   }
 }
 
-/** A response kept with an idempotency key, replayed as it was first sent. */
-export interface StoredResponse {
-  status: number;
-  /** The JSON body, exactly as first sent. */
-  body: unknown;
+/** One conflicting user of a batch: its index in the batch, and why. */
+export interface Conflict {
+  index: number;
+  reason: string;
 }
 
-/** What a batch came to inside its transaction: every user created, or refused for taken external_user_ids. */
-export type BatchOutcome = { users: User[] } | { conflict: ExternalUserIdConflict };
+/**
+ * What a batch sent with an Idempotency-Key came to, as the storage records it with the key: plain JSON data, never
+ * an HTTP answer (the operation renders one from it, the first time and on each replay).
+ */
+export type BatchOutcome =
+  /** Every user was created, as stored. */
+  | { users: User[] }
+  /** Nothing was created: these external_user_ids are taken or repeated. `requestId` is the request it ran for. */
+  | { conflicts: Conflict[]; requestId: string };
+
+/**
+ * What a replay finds under a key: an outcome, or, for a key recorded by a version that stored rendered answers
+ * (migration 3 of each engine moved those rows over as they were), that answer, to be sent again as it was.
+ */
+export type StoredOutcome = BatchOutcome | { response: { status: number; body: unknown } };
 
 /** A batch sent with an Idempotency-Key: what the storage needs to record it, or to find it again. */
 export interface IdempotentRequest {
@@ -39,21 +54,17 @@ export interface IdempotentRequest {
   key: string;
   /** A digest of the operation and its canonical body: the same key with another fingerprint is a misuse. */
   fingerprint: string;
-  /** Keys recorded before this moment are treated as absent (and may be pruned). */
-  notBefore: Date;
-  /**
-   * The response a batch outcome is answered with. Called inside the transaction, so what it returns is stored
-   * with the users or not at all; it must not throw or wait. An engine that retries a transaction which lost a race
-   * calls it once per attempt: only the last call's answer counts.
-   */
-  respond(outcome: BatchOutcome): StoredResponse;
+  /** Keys recorded before this moment (an ISO 8601 timestamp) are treated as absent (and may be pruned). */
+  notBefore: string;
+  /** The request's id, recorded with a conflict outcome: a replayed problem names the request that produced it. */
+  requestId: string;
 }
 
 export type IdempotentResult =
-  /** The batch ran under this key for the first time; `response` was stored in its transaction. */
-  | { kind: 'executed'; response: StoredResponse }
-  /** The key was recorded with the same fingerprint: nothing ran, `response` is the one stored then. */
-  | { kind: 'replayed'; response: StoredResponse }
+  /** The batch ran under this key for the first time; `outcome` was recorded in its transaction. */
+  | { kind: 'executed'; outcome: BatchOutcome }
+  /** The key was recorded with the same fingerprint: nothing ran, `outcome` is the one recorded then. */
+  | { kind: 'replayed'; outcome: StoredOutcome }
   /** The key was recorded with another fingerprint: nothing ran or was stored. */
   | { kind: 'key-reused' };
 
@@ -74,9 +85,9 @@ export interface Storage {
   createUsers(tenantId: string, users: readonly CreateUser[]): Promise<User[]>;
   /**
    * createUsers under an idempotency key, in ONE transaction: if the tenant recorded the key since `notBefore`,
-   * nothing runs and the stored response is returned (or `key-reused` for another fingerprint); otherwise the batch
-   * runs, and its outcome, answered by `request.respond`, is recorded under (tenant, key) with the users, even when
-   * the outcome is a conflict. A failure stores neither. Engines that run transactions in parallel enforce
+   * nothing runs and the recorded outcome is returned (or `key-reused` for another fingerprint); otherwise the batch
+   * runs, and its outcome is recorded under (tenant, key, fingerprint) with the users, even when the outcome is a
+   * conflict. A failure stores neither. Nothing outside the storage is called inside the transaction. Engines that run transactions in parallel enforce
    * UNIQUE (tenant_id, key): the call that loses the race stores nothing of its own and answers from the winner's
    * record, so one key never creates two batches.
    */

@@ -1,16 +1,32 @@
 import { IDEMPOTENCY_HEADER, IDEMPOTENCY_WINDOW_MS, REPLAYED_HEADER, requestFingerprint } from '../idempotency.js';
-import { ok, problemOutcome, type Operation } from '../operation.js';
+import { ok, type Outcome, problemOutcome, type Operation } from '../operation.js';
 import { ApiError, type Problem } from '../problems.js';
-import { duplicatesInBatch, ExternalUserIdConflict, type StoredResponse, type User } from '../storage.js';
+import { type Conflict, duplicatesInBatch, ExternalUserIdConflict, type StoredOutcome, type User } from '../storage.js';
 
 /** The 409 problem for external_user_ids that are taken or repeated, each pointed at. */
-function conflictError({ conflicts }: ExternalUserIdConflict): ApiError {
+function conflictError({ conflicts }: { conflicts: readonly Conflict[] }): ApiError {
   const n = conflicts.length;
   return new ApiError(
     'external-user-id-conflict',
     `${n} user${n === 1 ? ' in the batch has an external_user_id that is' : 's in the batch have an external_user_id that is'} already used; no user was created.`,
     conflicts.map(({ index, reason }) => ({ pointer: `/users/${index}/external_user_id`, detail: reason })),
   );
+}
+
+/**
+ * The answer a batch sent with an Idempotency-Key gets, from the outcome the storage recorded with the key: the same
+ * status and body the first time and on each replay (a replayed conflict names the request that produced it), and
+ * Idempotent-Replayed: true on a replay. An answer recorded by an earlier version is sent again as it was.
+ * @example batchAnswer({ users }, false) // { status: 200, headers: {}, body: users }
+ */
+export function batchAnswer(outcome: StoredOutcome, replayed: boolean): Outcome<User[] | Problem> {
+  const headers: Record<string, string> = replayed ? { [REPLAYED_HEADER]: 'true' } : {};
+  if ('users' in outcome) return ok(outcome.users, headers);
+  if ('conflicts' in outcome) {
+    const answer = problemOutcome(conflictError(outcome), outcome.requestId);
+    return { ...answer, headers: { ...answer.headers, ...headers } };
+  }
+  return { status: outcome.response.status, headers, body: outcome.response.body as User[] | Problem };
 }
 
 /**
@@ -46,13 +62,8 @@ export const createUsersBatch: Operation<'createUsersBatch'> = {
       const result = await store.createUsersIdempotently(tenant, body.users, {
         key,
         fingerprint: await requestFingerprint('createUsersBatch', body),
-        notBefore: new Date(Date.now() - IDEMPOTENCY_WINDOW_MS),
-        // Called once per attempt when the storage runs the transaction again: only the last outcome counts.
-        respond: (outcome): StoredResponse => {
-          if ('users' in outcome) return { status: 200, body: outcome.users };
-          const { status, body } = problemOutcome(conflictError(outcome.conflict), requestId);
-          return { status, body };
-        },
+        notBefore: new Date(Date.now() - IDEMPOTENCY_WINDOW_MS).toISOString(),
+        requestId,
       });
       switch (result.kind) {
         case 'key-reused':
@@ -61,10 +72,8 @@ export const createUsersBatch: Operation<'createUsersBatch'> = {
             'This Idempotency-Key was sent with a different body in the last 24 hours; send a new key for a new batch. No user was created.',
           );
         case 'executed':
-        case 'replayed': {
-          const headers: Record<string, string> = result.kind === 'replayed' ? { [REPLAYED_HEADER]: 'true' } : {};
-          return { status: result.response.status, headers, body: result.response.body as User[] | Problem };
-        }
+        case 'replayed':
+          return batchAnswer(result.outcome, result.kind === 'replayed');
       }
     } finally {
       release();

@@ -9,11 +9,13 @@ import {
   batchConflict,
   type BatchOutcome,
   type CreateUser,
+  type ExternalUserIdConflict,
   type IdempotentRequest,
   type IdempotentResult,
   newUser,
   type Storage,
   StorageUnavailable,
+  type StoredOutcome,
   type User,
 } from '../../core/storage.js';
 import { uuidv7 } from '../../core/uuid.js';
@@ -69,6 +71,19 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
         CONSTRAINT idempotency_keys_tenant_id_key_key UNIQUE (tenant_id, key)
       );
       CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+    `,
+  },
+  {
+    version: 3,
+    // The outcome of the batch (core/storage.ts's BatchOutcome) instead of a rendered answer. A key recorded before
+    // keeps its answer, as { "response": { "status", "body" } }, and is replayed as it was sent.
+    sql: `
+      ALTER TABLE idempotency_keys ADD COLUMN outcome json;
+      UPDATE idempotency_keys
+         SET outcome = json_build_object('response', json_build_object('status', response_status, 'body', response_body));
+      ALTER TABLE idempotency_keys ALTER COLUMN outcome SET NOT NULL,
+                                   DROP COLUMN response_status,
+                                   DROP COLUMN response_body;
     `,
   },
 ];
@@ -319,7 +334,11 @@ export async function openPostgresStorage(options: PostgresOptions): Promise<Sto
   }
 
   /** Checks and stores one batch inside the caller's transaction; stores nothing on a conflict. */
-  async function runBatch(client: Queryable, tenantId: string, users: readonly CreateUser[]): Promise<BatchOutcome> {
+  async function runBatch(
+    client: Queryable,
+    tenantId: string,
+    users: readonly CreateUser[],
+  ): Promise<{ users: User[] } | { conflict: ExternalUserIdConflict }> {
     const ids = users.map((u) => u.external_user_id);
     const { rows } = await client.query<{ external_user_id: string }>(
       'SELECT external_user_id FROM users WHERE tenant_id = $1 AND external_user_id = ANY($2::text[])',
@@ -361,15 +380,14 @@ export async function openPostgresStorage(options: PostgresOptions): Promise<Sto
       // unique_violation (after waiting for the first to commit), everything it did is rolled back, and its retry
       // finds the first one's record: it answers from it and stores nothing of its own.
       return retrying(async (client): Promise<IdempotentResult> => {
-        const { rows } = await client.query<{ fingerprint: string; response_status: number; response_body: unknown }>(
-          `SELECT fingerprint, response_status, response_body FROM idempotency_keys
-            WHERE tenant_id = $1 AND key = $2 AND created_at >= $3`,
+        const { rows } = await client.query<{ fingerprint: string; outcome: StoredOutcome }>(
+          `SELECT fingerprint, outcome FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 AND created_at >= $3`,
           [tenant, request.key, request.notBefore],
         );
         const found = rows[0];
         if (found) {
           if (found.fingerprint !== request.fingerprint) return { kind: 'key-reused' };
-          return { kind: 'replayed', response: { status: found.response_status, body: found.response_body } };
+          return { kind: 'replayed', outcome: found.outcome };
         }
         // This key's expired record, and a few other expired ones; SKIP LOCKED leaves those that another
         // transaction is deleting to it, rather than waiting for it. Only expired ones: another process may have
@@ -382,13 +400,13 @@ export async function openPostgresStorage(options: PostgresOptions): Promise<Sto
             WHERE (tenant_id = $1 AND key = $2 AND created_at < $3) OR seq IN (SELECT seq FROM expired)`,
           [tenant, request.key, request.notBefore],
         );
-        const response = request.respond(await runBatch(client, tenant, users));
+        const ran = await runBatch(client, tenant, users);
+        const outcome: BatchOutcome = 'users' in ran ? ran : { conflicts: ran.conflict.conflicts, requestId: request.requestId };
         await client.query(
-          `INSERT INTO idempotency_keys (tenant_id, key, fingerprint, response_status, response_body, created_at)
-           VALUES ($1, $2, $3, $4, $5::json, now())`,
-          [tenant, request.key, request.fingerprint, response.status, JSON.stringify(response.body)],
+          `INSERT INTO idempotency_keys (tenant_id, key, fingerprint, outcome, created_at) VALUES ($1, $2, $3, $4::json, now())`,
+          [tenant, request.key, request.fingerprint, JSON.stringify(outcome)],
         );
-        return { kind: 'executed', response };
+        return { kind: 'executed', outcome };
       });
     },
 

@@ -1,188 +1,275 @@
 /**
- * The embedded default: SQLite through better-sqlite3, in WAL mode, written by a thread of its own
- * (sqlite-writer.ts): the event loop only turns a batch into rows and ids, and hands it over, so parsing and
- * validating the next requests goes on while the batch is stored. Jobs run in the order they were sent, one at a
- * time, on one connection, so a batch's transaction can never interleave with another request's, and a batch is
- * committed before its promise resolves (before its answer is sent).
+ * The embedded default engine: SQLite through better-sqlite3, in WAL mode. One plain function per Storage method,
+ * each given the connection (`Sqlite`: the better-sqlite3 database and a prepared-statement cache) and the method's
+ * own arguments, synchronous. They run on the writer thread (sqlite-writer.ts), which calls them by name, each in a
+ * transaction of its own or in a savepoint of one it shares with the calls that came together; a method marked with
+ * `read` runs alone, without the write lock. A new storage method is one more function in `methods`; the compiler
+ * names a missing one (see docs/backend.md, "Adding a storage method").
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import type Database from 'better-sqlite3';
 import {
+  batchConflict,
+  type BatchOutcome,
   type CreateUser,
-  ExternalUserIdConflict,
-  type IdempotentResult,
+  type ExternalUserIdConflict,
   newUser,
   type Storage,
-  type StoredResponse,
-  StorageUnavailable,
+  type StoredOutcome,
   type User,
 } from '../../core/storage.js';
-import type { WireBatch, WriterData, WriterError, WriterJob, WriterMessage, WriterReply } from './sqlite-writer.js';
 import { uuidv7 } from '../../core/uuid.js';
-import { writerModule } from './writer-module.js';
+import { openWriter } from './sqlite-writer-client.js';
+import { migrate as runMigrations, type Migration, read, type Sqlite, type SqliteMethods } from './sqlite-writer.js';
 
-export { migrate, MIGRATIONS } from './sqlite-writer.js';
+/** Each migration runs once, in order, in its own transaction; applied versions are recorded. Never edit one. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE tenants (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE users (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        tenant_id TEXT NOT NULL REFERENCES tenants (id),
+        external_user_id TEXT NOT NULL,
+        email TEXT NOT NULL,
+        first_name TEXT NOT NULL,
+        last_name TEXT NOT NULL,
+        phone TEXT,
+        avatar_image_url TEXT,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (tenant_id, external_user_id)
+      );
+      CREATE TABLE user_vacations (
+        user_seq INTEGER NOT NULL REFERENCES users (seq),
+        start_at TEXT NOT NULL,
+        end_at TEXT NOT NULL
+      );
+      CREATE INDEX user_vacations_by_user ON user_vacations (user_seq, start_at);
+    `,
+  },
+  {
+    version: 2,
+    // A rowid table, not WITHOUT ROWID: a stored response can hold 1000 users, far over the row size WITHOUT ROWID
+    // tables are meant for.
+    sql: `
+      CREATE TABLE idempotency_keys (
+        seq INTEGER PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants (id),
+        key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        response_status INTEGER NOT NULL,
+        response_body TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (tenant_id, key)
+      );
+      CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+    `,
+  },
+  {
+    version: 3,
+    // The outcome of the batch (core/storage.ts's BatchOutcome, as JSON) instead of a rendered answer. A key recorded
+    // before keeps its answer, as {"response": {"status", "body"}}, and is replayed as it was sent. Rebuilt rather
+    // than altered, so that `outcome` is NOT NULL like the columns it replaces; no table refers to this one.
+    sql: `
+      CREATE TABLE idempotency_outcomes (
+        seq INTEGER PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants (id),
+        key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (tenant_id, key)
+      );
+      INSERT INTO idempotency_outcomes (seq, tenant_id, key, fingerprint, outcome, created_at)
+        SELECT seq, tenant_id, key, fingerprint,
+               json_object('response', json_object('status', response_status, 'body', json(response_body))), created_at
+          FROM idempotency_keys;
+      DROP TABLE idempotency_keys;
+      ALTER TABLE idempotency_outcomes RENAME TO idempotency_keys;
+      CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+    `,
+  },
+];
 
-const THREAD_FILE = new URL('./sqlite-writer-thread.mjs', import.meta.url);
-/** The writer module the thread loads: the compiled one when there is a current one, else the TypeScript source. */
-const WRITER_MODULE = writerModule(import.meta.url);
+/**
+ * Brings the schema up to date; safe to run any number of times, from any number of connections at once.
+ * @example migrate(new Database('users.sqlite'))
+ */
+export function migrate(db: Database.Database): void {
+  runMigrations(db, MIGRATIONS);
+}
 
-/** Rows (as JSON text) from which a batch is sent to the thread at once rather than at the end of the turn: ~30 users. */
-const EAGER_SEND_CHARS = 4_096;
+/** Expired keys deleted per idempotent write: enough to outpace new keys, small enough not to stall a batch. */
+const PRUNE_BATCH = 100;
 
-/** The users of a batch as they will be stored and answered, and the rows the writer stores them from. */
-function prepareBatch(tenant: string, users: readonly CreateUser[]): WireBatch & { created: User[] } {
-  const createdAt = new Date().toISOString();
-  const now = Date.now();
-  const created = new Array<User>(users.length);
-  const rows = new Array<string | null>(users.length * 6);
-  for (let i = 0, v = 0; i < users.length; i++) {
-    const user = newUser(users[i]!, uuidv7(now), createdAt);
-    created[i] = user;
-    rows[v++] = user.id;
-    rows[v++] = user.external_user_id;
-    rows[v++] = user.email;
-    rows[v++] = user.first_name;
-    rows[v++] = user.last_name;
-    rows[v++] = user.phone;
+/**
+ * Users per multi-row INSERT, at most. A batch is cut into chunks whose sizes are powers of two up to this (1000 =
+ * 7 × 128 + 64 + 32 + 8), so eight prepared statements serve every batch size, and one statement call stores up to
+ * 128 rows: a row costs SQLite's own work, not a call from JavaScript each.
+ */
+const MAX_ROWS_PER_INSERT = 128;
+/** Parameters of one row: id, tenant_id, external_user_id, email, first_name, last_name, phone, created_at. */
+const PARAMS_PER_ROW = 8;
+/** The INSERT of `rows` users, by row count: one string per count, so the statement cache finds it by identity. */
+const INSERTS = new Map<number, string>();
+function insertSql(rows: number): string {
+  let sql = INSERTS.get(rows);
+  if (!sql) {
+    sql = `INSERT INTO users (id, tenant_id, external_user_id, email, first_name, last_name, phone, avatar_image_url,
+                              status, created_at)
+           VALUES ${Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?, ?, NULL, 'Active', ?)").join(', ')}`;
+    INSERTS.set(rows, sql);
   }
-  return { tenant, createdAt, rows: JSON.stringify(rows), created };
+  return sql;
 }
 
-/** The error a writer's failure is to the caller: a conflict, the database busy past its timeout (503), or itself. */
-function fromWriterError(error: WriterError): Error {
-  if (error.name === 'ExternalUserIdConflict') return new ExternalUserIdConflict(error.conflicts ?? []);
-  // Another process held the lock past the busy timeout: a busy database is not bad input, and nothing was stored.
-  if (error.code?.startsWith('SQLITE_BUSY')) return new StorageUnavailable(error.message);
-  return Object.assign(new Error(error.message), { name: error.name, code: error.code });
+/** The users a batch becomes: ids and one timestamp made here, on the writer thread. */
+function newUsers(batch: readonly CreateUser[]): User[] {
+  const now = Date.now();
+  const createdAt = new Date(now).toISOString();
+  return batch.map((input) => newUser(input, uuidv7(now), createdAt));
 }
 
-type Job = WriterJob extends infer J ? (J extends WriterJob ? Omit<J, 'id'> : never) : never;
-
-interface Pending {
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-  /** A conflict's answer, for idempotent jobs (asked mid-transaction). */
-  respond?: (conflicts: ExternalUserIdConflict['conflicts']) => { status: number; body: string };
+/** Stores the users with as few INSERTs as their number allows; UNIQUE (tenant_id, external_user_id) refuses a taken or repeated id. */
+function insertUsers({ prepare }: Sqlite, tenant: string, users: readonly User[]): void {
+  let i = 0;
+  while (i < users.length) {
+    let rows = MAX_ROWS_PER_INSERT;
+    while (rows > users.length - i) rows >>= 1;
+    const params = new Array<unknown>(rows * PARAMS_PER_ROW);
+    for (let p = 0, end = i + rows; i < end; i++) {
+      const user = users[i]!;
+      params[p++] = user.id;
+      params[p++] = tenant;
+      params[p++] = user.external_user_id;
+      params[p++] = user.email;
+      params[p++] = user.first_name;
+      params[p++] = user.last_name;
+      params[p++] = user.phone;
+      params[p++] = user.created_at;
+    }
+    prepare<unknown[]>(insertSql(rows)).run(params);
+  }
 }
 
 /**
- * The event loop's side of the writer thread: starts it when first needed (and again after it died), sends jobs,
- * and settles each job's promise with the thread's reply.
+ * Stores the batch in a savepoint of its own, with no lookup first (a conflict is the rare path); on a conflict,
+ * stores nothing and returns it, with every taken and every repeated external_user_id, found after the rollback:
+ * users are never deleted, so an id found taken then is still taken now.
  */
-class WriterClient {
-  readonly #path: string;
-  #worker: Worker | undefined;
-  #nextId = 0;
-  readonly #pending = new Map<number, Pending>();
-  #closed = false;
-
-  readonly #onThread: ((worker: Worker) => void) | undefined;
-
-  constructor(path: string, onThread?: (worker: Worker) => void) {
-    this.#path = path;
-    this.#onThread = onThread;
-    this.#start();
-  }
-
-  #start(): Worker {
-    const worker = new Worker(THREAD_FILE, {
-      workerData: { path: this.#path, entry: WRITER_MODULE } satisfies WriterData & { entry: string },
-    });
-    let opened = false;
-    let failure: unknown;
-    const receive = (reply: WriterReply) => {
-      if (reply.type === 'opened') {
-        opened = true;
-        return;
-      }
-      if (reply.type === 'open-failed') {
-        failure = fromWriterError(reply.error);
-        return;
-      }
-      const pending = this.#pending.get(reply.id);
-      if (!pending) return;
-      if (reply.type === 'respond') {
-        const answer = pending.respond!(reply.conflicts);
-        // Sent at once, not with the next round: the writer holds its transaction open until this arrives.
-        worker.postMessage([{ type: 'responded', id: reply.id, ...answer }] satisfies WriterMessage[]);
-        return;
-      }
-      this.#settled(reply.id);
-      if (reply.type === 'done') pending.resolve(reply.value);
-      else pending.reject(fromWriterError(reply.error));
-    };
-    worker.on('message', (replies: WriterReply[]) => {
-      for (const reply of replies) receive(reply);
-    });
-    worker.on('error', (error) => (failure = error));
-    worker.once('exit', (code) => {
-      if (this.#worker === worker) this.#worker = undefined;
-      // A thread that never opened the database failed to open it: that error is the caller's (startup fails with
-      // it). One that dies later leaves its jobs' outcome unknown, the transaction in progress rolled back: 503,
-      // send again (with the same Idempotency-Key), and the next job starts a new thread.
-      const error = opened
-        ? new StorageUnavailable(`the SQLite writer thread stopped (${failure instanceof Error ? failure.message : `exit code ${code}`})`)
-        : (failure ?? new Error(`the SQLite writer thread exited with code ${code} before opening the database`));
-      // Jobs still waiting in the outbox never reached that thread: they go to the next one.
-      const unsent = new Set(this.#outbox.map((job) => ('id' in job ? job.id : 0)));
-      for (const [id, pending] of this.#pending) {
-        if (unsent.has(id)) continue;
-        this.#settled(id);
-        pending.reject(error);
-      }
-    });
-    // The thread keeps the process alive only while a job is waiting for it (see #settled).
-    worker.unref();
-    this.#worker = worker;
-    this.#onThread?.(worker);
-    return worker;
-  }
-
-  #settled(id: number): void {
-    this.#pending.delete(id);
-    if (this.#pending.size === 0) this.#worker?.unref();
-  }
-
-  /** Sends one job and resolves with the writer's value, or rejects with its error. */
-  call<T>(job: Job, respond?: Pending['respond']): Promise<T> {
-    // A closed storage is a bug of the caller (the server closes it only after the last request), not an outage.
-    if (this.#closed) return Promise.reject(new Error('the SQLite storage is closed'));
-    const worker = this.#worker ?? this.#start();
-    const id = ++this.#nextId;
-    return new Promise<T>((resolve, reject) => {
-      if (this.#pending.size === 0) worker.ref();
-      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject, respond });
-      const queued = this.#outbox.push({ ...job, id } as WriterMessage);
-      // A large batch goes at once, so the thread stores it while this turn parses the next ones; small jobs of the
-      // same turn go together.
-      if ('rows' in job && job.rows.length >= EAGER_SEND_CHARS) this.#flush();
-      else if (queued === 1) setImmediate(this.#flush);
-    });
-  }
-
-  /**
-   * Jobs sent in one turn of the event loop (every request whose body was read in it) go to the thread in one
-   * postMessage: each one wakes the thread and costs a serialization call, far more than the job's own bytes.
-   */
-  #outbox: WriterMessage[] = [];
-  readonly #flush = () => {
-    const jobs = this.#outbox;
-    this.#outbox = [];
-    if (jobs.length > 0) (this.#worker ?? this.#start()).postMessage(jobs);
-  };
-
-  /** Lets the jobs already sent finish, then closes the database (checkpointing it whole) and ends the thread. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    const worker = this.#worker;
-    if (!worker) return;
-    const exited = new Promise<void>((done) => worker.once('exit', () => done()));
-    worker.ref();
-    this.#outbox.push({ op: 'close' });
-    this.#flush();
-    await exited;
+function storeBatch(sqlite: Sqlite, tenant: string, users: readonly User[]): ExternalUserIdConflict | undefined {
+  try {
+    sqlite.db.transaction(insertUsers)(sqlite, tenant, users);
+    return undefined;
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw error;
+    const taken = sqlite
+      .prepare<[string, string], { external_user_id: string }>(
+        'SELECT external_user_id FROM users WHERE tenant_id = ? AND external_user_id IN (SELECT value FROM json_each(?))',
+      )
+      .all(tenant, JSON.stringify(users.map((u) => u.external_user_id)));
+    const conflict = batchConflict(users, new Set(taken.map((r) => r.external_user_id)));
+    if (!conflict) throw error;
+    return conflict;
   }
 }
+
+interface UserRow {
+  seq: number;
+  id: string;
+  external_user_id: string;
+  email: string;
+  first_name: string;
+  last_name: string;
+  phone: string | null;
+  avatar_image_url: string | null;
+  status: 'Active';
+  created_at: string;
+}
+
+/**
+ * The tenant's users that `where` (a condition on `u`, users, with `?` parameters) selects, in creation order, with
+ * their vacations.
+ * @example usersWhere(sqlite, 'u.tenant_id = ? AND u.id = ?', tenant, id)
+ */
+export function usersWhere({ prepare }: Sqlite, where: string, ...params: unknown[]): User[] {
+  const vacations = new Map<number, User['userVacations']>();
+  const vacationRows = prepare<unknown[], { user_seq: number; start_at: string; end_at: string }>(
+    `SELECT v.user_seq, v.start_at, v.end_at FROM user_vacations v JOIN users u ON u.seq = v.user_seq
+      WHERE ${where} ORDER BY v.user_seq, v.start_at`,
+  ).all(...params);
+  for (const v of vacationRows) {
+    const list = vacations.get(v.user_seq) ?? [];
+    list.push({ start_at: v.start_at, end_at: v.end_at });
+    vacations.set(v.user_seq, list);
+  }
+  const rows = prepare<unknown[], UserRow>(
+    `SELECT seq, id, external_user_id, email, first_name, last_name, phone, avatar_image_url, status, created_at
+       FROM users u WHERE ${where} ORDER BY seq`,
+  ).all(...params);
+  return rows.map(({ seq, ...row }) => ({
+    ...row,
+    full_name: `${row.first_name} ${row.last_name}`,
+    userVacations: vacations.get(seq) ?? [],
+  }));
+}
+
+/** The Storage methods on SQLite, by name: the writer thread runs them, and the storage object is made from their names. */
+export const methods = {
+  createUsers(sqlite, tenantId, batch) {
+    const users = newUsers(batch);
+    const conflict = storeBatch(sqlite, tenantId.toLowerCase(), users);
+    if (conflict) throw conflict;
+    return users;
+  },
+
+  // Runs in an IMMEDIATE transaction (taken before the key is looked up), so a second process on the same file waits
+  // and then finds this one's key.
+  createUsersIdempotently(sqlite, tenantId, batch, request) {
+    const { prepare } = sqlite;
+    const tenant = tenantId.toLowerCase();
+    const found = prepare<[string, string, string], { fingerprint: string; outcome: string }>(
+      'SELECT fingerprint, outcome FROM idempotency_keys WHERE tenant_id = ? AND key = ? AND created_at >= ?',
+    ).get(tenant, request.key, request.notBefore);
+    if (found) {
+      if (found.fingerprint !== request.fingerprint) return { kind: 'key-reused' };
+      return { kind: 'replayed', outcome: JSON.parse(found.outcome) as StoredOutcome };
+    }
+    prepare('DELETE FROM idempotency_keys WHERE tenant_id = ? AND key = ?').run(tenant, request.key);
+    prepare(
+      `DELETE FROM idempotency_keys WHERE seq IN
+         (SELECT seq FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ${PRUNE_BATCH})`,
+    ).run(request.notBefore);
+    const users = newUsers(batch);
+    const conflict = storeBatch(sqlite, tenant, users);
+    const outcome: BatchOutcome = conflict ? { conflicts: conflict.conflicts, requestId: request.requestId } : { users };
+    prepare(
+      'INSERT INTO idempotency_keys (tenant_id, key, fingerprint, outcome, created_at) VALUES (?, ?, ?, ?, ?)',
+    ).run(tenant, request.key, request.fingerprint, JSON.stringify(outcome), new Date().toISOString());
+    return { kind: 'executed', outcome };
+  },
+
+  provisionTenant({ prepare }, tenantId) {
+    prepare('INSERT INTO tenants (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING').run(
+      tenantId.toLowerCase(),
+      new Date().toISOString(),
+    );
+  },
+
+  tenantExists: read(({ prepare }, tenantId: string) => prepare('SELECT 1 FROM tenants WHERE id = ?').get(tenantId.toLowerCase()) !== undefined),
+
+  listUsers: read((sqlite, tenantId: string) => usersWhere(sqlite, 'u.tenant_id = ?', tenantId.toLowerCase())),
+
+  ping: read(({ prepare }) => {
+    prepare('SELECT 1').get();
+  }),
+} satisfies SqliteMethods<Storage>;
 
 export interface SqliteStorageOptions {
   /** Called with each writer thread as it starts (the first, and each one started after a thread died); for tests. */
@@ -195,58 +282,5 @@ export interface SqliteStorageOptions {
  * @example const storage = openSqliteStorage(':memory:');
  */
 export function openSqliteStorage(path: string, options: SqliteStorageOptions = {}): Storage {
-  const writer = new WriterClient(path, options.onThread);
-  return {
-    async createUsers(tenantId, users) {
-      const { created, ...batch } = prepareBatch(tenantId.toLowerCase(), users);
-      await writer.call({ op: 'createUsers', ...batch });
-      return created;
-    },
-    async createUsersIdempotently(tenantId, users, request) {
-      const { created, ...batch } = prepareBatch(tenantId.toLowerCase(), users);
-      // The answer for a batch that is created, made now so the common case needs no second trip to the writer;
-      // the answer for a conflict is asked inside the transaction, and that later call is the one that counts.
-      const createdResponse = request.respond({ users: created });
-      let conflictResponse: StoredResponse | undefined;
-      const result = await writer.call<
-        | { kind: 'executed'; conflicts?: unknown }
-        | { kind: 'replayed'; response: { status: number; body: string } }
-        | { kind: 'key-reused' }
-      >(
-        {
-          op: 'createUsersIdempotently',
-          ...batch,
-          key: request.key,
-          fingerprint: request.fingerprint,
-          notBefore: request.notBefore.toISOString(),
-          created: { status: createdResponse.status, body: JSON.stringify(createdResponse.body) },
-        },
-        (conflicts) => {
-          conflictResponse = request.respond({ conflict: new ExternalUserIdConflict(conflicts) });
-          return { status: conflictResponse.status, body: JSON.stringify(conflictResponse.body) };
-        },
-      );
-      switch (result.kind) {
-        case 'executed':
-          return { kind: 'executed', response: result.conflicts ? conflictResponse! : createdResponse };
-        case 'replayed':
-          return { kind: 'replayed', response: { status: result.response.status, body: JSON.parse(result.response.body) } };
-        case 'key-reused':
-          return result satisfies IdempotentResult;
-      }
-    },
-    async provisionTenant(tenantId) {
-      await writer.call({ op: 'provisionTenant', tenant: tenantId.toLowerCase() });
-    },
-    async tenantExists(tenantId) {
-      return writer.call<boolean>({ op: 'tenantExists', tenant: tenantId.toLowerCase() });
-    },
-    async listUsers(tenantId) {
-      return writer.call<User[]>({ op: 'listUsers', tenant: tenantId.toLowerCase() });
-    },
-    async ping() {
-      await writer.call({ op: 'ping' });
-    },
-    close: () => writer.close(),
-  };
+  return openWriter<Storage>({ path, engine: import.meta.url, methods: Object.keys(methods), onThread: options.onThread });
 }

@@ -1,10 +1,10 @@
 /**
- * Which writer module the SQLite writer thread loads (see sqlite-writer-thread.mjs). Compiled code loads the compiled
- * writer beside it. Code run from the TypeScript sources (`npm start`, tests) loads the writer that
- * `npm run build:server` compiled into dist-server/ when that copy was compiled from exactly the sources present
- * (the SHA-256 of each, in dist-server/sources.json), and otherwise the TypeScript writer, through tsx: that costs the
- * thread ~0.5–1 s more at startup (tsx's loader, started in the thread). An edited source is never shadowed by an old
- * build: a single changed byte, in the writer or in what it imports, selects the TypeScript writer again.
+ * Which modules the SQLite writer thread loads (see sqlite-writer-thread.mjs): the writer host and the engine.
+ * Compiled code loads the compiled modules it names. Code run from the TypeScript sources (`npm start`, tests) loads
+ * the module that `npm run build:server` compiled into dist-server/ when that copy was compiled from exactly the
+ * sources present (the SHA-256 of each, in dist-server/sources.json), and otherwise the TypeScript module, through
+ * tsx: that costs the thread ~0.5–1 s more at startup (tsx's loader, started in the thread). An edited source is never
+ * shadowed by an old build: a single changed byte, in the module or in what it imports, selects the TypeScript one.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -14,23 +14,24 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const ROOT = resolve(import.meta.dirname, '..', '..');
 /** scripts/build-server.ts's DIST_SERVER_DIR (not imported: that script needs the TypeScript compiler). */
 const DIST_SERVER_DIR = join(ROOT, 'dist-server');
-const WRITER = join('server', 'storage', 'sqlite-writer');
+const WRITER = join('server', 'storage', 'sqlite-writer.ts');
 /** Relative imports in tsc's output: `from './x.js'`, `import './x.js'`, `import('./x.js')`. */
 const RELATIVE_IMPORT = /(?:\bfrom|\bimport)\s*\(?\s*['"](\.\.?\/[^'"]+)['"]/g;
 
 /**
- * The compiled writer in `dist`, when every source it was compiled from (the writer and the modules it imports, at
- * any depth) has the digest recorded at the build; undefined otherwise (nothing built, or a source changed since).
+ * The compiled copy in `dist` of `source` (a path under `root`; the writer host by default), when every source it
+ * was compiled from (the module and those it imports, at any depth) has the digest recorded at the build; undefined
+ * otherwise (nothing built, or a source changed since).
  * @example compiledWriterIfCurrent('/repo/dist-server', '/repo') // '/repo/dist-server/server/storage/sqlite-writer.js'
  */
-export function compiledWriterIfCurrent(dist: string, root: string): string | undefined {
+export function compiledWriterIfCurrent(dist: string, root: string, source = WRITER): string | undefined {
   let recorded: Record<string, string>;
   try {
     recorded = JSON.parse(readFileSync(join(dist, 'sources.json'), 'utf8')) as Record<string, string>;
   } catch {
     return undefined;
   }
-  const entry = join(dist, `${WRITER}.js`);
+  const entry = join(dist, source.replace(/\.ts$/, '.js'));
   const seen = new Set<string>();
   const queue = [entry];
   while (queue.length > 0) {
@@ -53,12 +54,13 @@ export function compiledWriterIfCurrent(dist: string, root: string): string | un
 }
 
 /**
- * The writer module's URL for a thread started by the module at `fromUrl` (sqlite.ts's import.meta.url).
- * @example new Worker(THREAD_FILE, { workerData: { entry: writerModule(import.meta.url) } })
+ * The URL the thread loads for the module at `moduleUrl` (its import.meta.url): a compiled module as it is; a
+ * TypeScript source's compiled copy when that is current, else the source itself.
+ * @example threadModule(new URL('./sqlite-writer.js', import.meta.url).href) // the same URL, once compiled
  */
-export function writerModule(fromUrl: string): string {
-  const from = fileURLToPath(fromUrl);
-  if (from.endsWith('.js')) return pathToFileURL(join(dirname(from), 'sqlite-writer.js')).href;
-  const compiled = compiledWriterIfCurrent(DIST_SERVER_DIR, ROOT);
-  return pathToFileURL(compiled ?? join(dirname(from), 'sqlite-writer.ts')).href;
+export function threadModule(moduleUrl: string): string {
+  const file = fileURLToPath(moduleUrl);
+  if (!file.endsWith('.ts')) return moduleUrl;
+  const compiled = compiledWriterIfCurrent(DIST_SERVER_DIR, ROOT, relative(ROOT, file));
+  return compiled ? pathToFileURL(compiled).href : moduleUrl;
 }

@@ -7,8 +7,8 @@ import { makeUsers, OTHER_TENANT, TENANT } from '../helpers/stub.js';
 const request = (key: string, fingerprint: string, notBefore = new Date(0)): IdempotentRequest => ({
   key,
   fingerprint,
-  notBefore,
-  respond: (outcome) => ('users' in outcome ? { status: 200, body: outcome.users } : { status: 409, body: outcome.conflict.conflicts }),
+  notBefore: notBefore.toISOString(),
+  requestId: `request-of-${key}`,
 });
 
 describe('createMemoryStore()', () => {
@@ -35,12 +35,12 @@ describe('createMemoryStore()', () => {
     const store = createMemoryStore();
     const first = await store.createUsersIdempotently(TENANT, makeUsers(1, 'k'), request('key-1', 'f1'));
     expect(first.kind).toBe('executed');
-    expect(await store.createUsersIdempotently(TENANT, makeUsers(1, 'k'), request('key-1', 'f1'))).toEqual({ kind: 'replayed', response: first.kind === 'executed' ? first.response : undefined });
+    expect(await store.createUsersIdempotently(TENANT, makeUsers(1, 'k'), request('key-1', 'f1'))).toEqual({ kind: 'replayed', outcome: first.kind === 'executed' ? first.outcome : undefined });
     expect(await store.createUsersIdempotently(TENANT, makeUsers(1, 'x'), request('key-1', 'f2'))).toEqual({ kind: 'key-reused' });
     // The same key of another tenant is another key; an expired one runs again (here: a conflict, recorded).
     expect((await store.createUsersIdempotently(OTHER_TENANT, makeUsers(1, 'k'), request('key-1', 'f1'))).kind).toBe('executed');
     const again = await store.createUsersIdempotently(TENANT, makeUsers(1, 'k'), request('key-1', 'f1', new Date(Date.now() + 1000)));
-    expect(again).toMatchObject({ kind: 'executed', response: { status: 409 } });
+    expect(again).toEqual({ kind: 'executed', outcome: { conflicts: [{ index: 0, reason: expect.stringMatching(/already used/) }], requestId: 'request-of-key-1' } });
     expect(await store.listUsers(TENANT)).toHaveLength(1);
   });
 

@@ -17,18 +17,15 @@ import {
   type IdempotentRequest,
   type Storage,
   StorageUnavailable,
-  type StoredResponse,
 } from '../../../core/storage.js';
 import { createTestDatabase, TEST_POSTGRES_URL, type TestDatabase } from '../../helpers/postgres.js';
 import { makeUsers, OTHER_TENANT, TENANT } from '../../helpers/stub.js';
 
-const respond: IdempotentRequest['respond'] = (outcome): StoredResponse =>
-  'users' in outcome ? { status: 200, body: outcome.users } : { status: 409, body: outcome.conflict.conflicts };
 const request = (key: string, fingerprint = 'f1'): IdempotentRequest => ({
   key,
   fingerprint,
-  notBefore: new Date(Date.now() - 60_000),
-  respond,
+  notBefore: new Date(Date.now() - 60_000).toISOString(),
+  requestId: `request-of-${key}`,
 });
 
 describe('openPostgresStorage', () => {
@@ -116,8 +113,8 @@ describe('openPostgresStorage', () => {
       );
     const insertKey = (tenant: string) =>
       db.query(
-        `INSERT INTO idempotency_keys (tenant_id, key, fingerprint, response_status, response_body, created_at)
-         VALUES ($1, 'k', 'f', 200, '[]', now())`,
+        `INSERT INTO idempotency_keys (tenant_id, key, fingerprint, outcome, created_at)
+         VALUES ($1, 'k', 'f', '{"users":[]}', now())`,
         [tenant],
       );
 
@@ -163,6 +160,44 @@ describe('openPostgresStorage', () => {
     }
   });
 
+  it('upgrades a database made by migrations 1 and 2, replaying each response stored then as it was sent', async () => {
+    const old = await createTestDatabase();
+    try {
+      await old.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL)');
+      for (const { version, sql } of MIGRATIONS.filter((m) => m.version <= 2)) {
+        await old.query(sql);
+        await old.query('INSERT INTO schema_migrations VALUES ($1, now())', [version]);
+      }
+      await old.query(`INSERT INTO tenants VALUES ($1, now())`, [TENANT]);
+      // What the previous version stored: the rendered answers, a 200 and a 409 problem.
+      const ok = [{ id: '0190f3c2-6c1e-7a4b-9d2e-5f8a1b3c4d5e', external_user_id: 'kept-0' }];
+      const problem = { type: 'https://example.com/problems/external-user-id-conflict', status: 409, instance: 'urn:uuid:first' };
+      for (const [key, status, body] of [['ok', 200, ok], ['conflict', 409, problem]] as const) {
+        await old.query(
+          `INSERT INTO idempotency_keys (tenant_id, key, fingerprint, response_status, response_body, created_at)
+           VALUES ($1, $2, 'f1', $3, $4::json, now())`,
+          [TENANT, key, status, JSON.stringify(body)],
+        );
+      }
+
+      const storage = await openPostgresStorage({ ...options(), url: old.url });
+      open.push(storage);
+
+      expect(await storage.createUsersIdempotently(TENANT, makeUsers(1, 'ok'), request('ok'))).toEqual({
+        kind: 'replayed',
+        outcome: { response: { status: 200, body: ok } },
+      });
+      expect(await storage.createUsersIdempotently(TENANT, makeUsers(1, 'c'), request('conflict'))).toEqual({
+        kind: 'replayed',
+        outcome: { response: { status: 409, body: problem } },
+      });
+      expect(await storage.listUsers(TENANT)).toEqual([]);
+    } finally {
+      for (const storage of open.splice(0)) await storage.close();
+      await old.drop();
+    }
+  });
+
   it('refuses a batch whose external_user_id another process commits after the check, naming it, storing nothing', async () => {
     const storage = await storageOn();
     const other = await rawClient();
@@ -187,7 +222,7 @@ describe('openPostgresStorage', () => {
   });
 
   it.each([
-    ['the same fingerprint', 'f1', { kind: 'replayed', response: { status: 200, body: { winner: true } } }],
+    ['the same fingerprint', 'f1', { kind: 'replayed', outcome: { users: [], winner: true } }],
     ['another fingerprint', 'other', { kind: 'key-reused' }],
   ])(
     "answers from the winner's record when another process records the key after the check, with %s",
@@ -196,8 +231,8 @@ describe('openPostgresStorage', () => {
       const other = await rawClient();
       await other.query('BEGIN');
       await other.query(
-        `INSERT INTO idempotency_keys (tenant_id, key, fingerprint, response_status, response_body, created_at)
-         VALUES ($1, 'k', $2, 200, '{"winner":true}', now())`,
+        `INSERT INTO idempotency_keys (tenant_id, key, fingerprint, outcome, created_at)
+         VALUES ($1, 'k', $2, '{"users":[],"winner":true}', now())`,
         [TENANT, fingerprint],
       );
 
@@ -221,7 +256,7 @@ describe('openPostgresStorage', () => {
     );
 
     expect(results.filter((r) => r.kind === 'executed')).toHaveLength(1);
-    const bodies = new Set(results.map((r) => JSON.stringify((r as { response: unknown }).response)));
+    const bodies = new Set(results.map((r) => JSON.stringify((r as { outcome: unknown }).outcome)));
     expect(bodies.size).toBe(1);
     expect(await a.listUsers(TENANT)).toHaveLength(20);
   });

@@ -8,13 +8,12 @@ import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { migrate, MIGRATIONS, openSqliteStorage } from '../../../server/storage/sqlite.js';
-import type { Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import {
   ExternalUserIdConflict,
   type IdempotentRequest,
   type Storage,
   StorageUnavailable,
-  type StoredResponse,
 } from '../../../core/storage.js';
 import { makeUsers, OTHER_TENANT, TENANT } from '../../helpers/stub.js';
 
@@ -201,8 +200,8 @@ describe('openSqliteStorage', () => {
     const request = (key: string): IdempotentRequest => ({
       key,
       fingerprint: 'f1',
-      notBefore: new Date(Date.now() - 60_000),
-      respond: (outcome): StoredResponse => ({ status: 200, body: 'users' in outcome ? outcome.users : [] }),
+      notBefore: new Date(Date.now() - 60_000).toISOString(),
+      requestId: `request-of-${key}`,
     });
 
     it('enforces unique (tenant, key) in the database itself, not only in code', async () => {
@@ -213,8 +212,8 @@ describe('openSqliteStorage', () => {
       const db = new Database(path);
       try {
         const insert = db.prepare(
-          `INSERT INTO idempotency_keys (tenant_id, key, fingerprint, response_status, response_body, created_at)
-           VALUES (?, 'k', 'f', 200, '[]', '2026-01-01T00:00:00.000Z')`,
+          `INSERT INTO idempotency_keys (tenant_id, key, fingerprint, outcome, created_at)
+           VALUES (?, 'k', 'f', '{"users":[]}', '2026-01-01T00:00:00.000Z')`,
         );
         expect(() => insert.run(TENANT)).toThrow(/UNIQUE constraint failed/);
         expect(() => insert.run(OTHER_TENANT)).not.toThrow();
@@ -245,10 +244,110 @@ describe('openSqliteStorage', () => {
     const result = await storage.createUsersIdempotently(TENANT, makeUsers(1, 'after'), {
       key: 'k',
       fingerprint: 'f',
-      notBefore: new Date(0),
-      respond: (outcome) => ({ status: 200, body: 'users' in outcome ? outcome.users : [] }),
+      notBefore: new Date(0).toISOString(),
+      requestId: 'r',
     });
     expect(result.kind).toBe('executed');
+  });
+
+  it('upgrades a database made by migrations 1 and 2, replaying each response stored then as it was sent', async () => {
+    const path = tempFile();
+    mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path);
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+    for (const { version, sql } of MIGRATIONS.filter((m) => m.version <= 2)) {
+      db.exec(sql);
+      db.prepare(`INSERT INTO schema_migrations VALUES (?, '2026-01-01T00:00:00.000Z')`).run(version);
+    }
+    db.prepare(`INSERT INTO tenants VALUES (?, '2026-01-01T00:00:00.000Z')`).run(TENANT);
+    // What the previous version stored: the rendered answers, a 200 and a 409 problem.
+    const ok = [{ id: '0190f3c2-6c1e-7a4b-9d2e-5f8a1b3c4d5e', external_user_id: 'kept-0' }];
+    const problem = { type: 'https://example.com/problems/external-user-id-conflict', status: 409, instance: 'urn:uuid:first' };
+    const recorded = new Date().toISOString();
+    const insert = db.prepare(
+      `INSERT INTO idempotency_keys (tenant_id, key, fingerprint, response_status, response_body, created_at)
+       VALUES (?, ?, 'f1', ?, ?, ?)`,
+    );
+    insert.run(TENANT, 'ok', 200, JSON.stringify(ok), recorded);
+    insert.run(TENANT, 'conflict', 409, JSON.stringify(problem), recorded);
+    db.close();
+
+    const storage = await storageAt(path);
+
+    const request = (key: string): IdempotentRequest => ({ key, fingerprint: 'f1', notBefore: new Date(0).toISOString(), requestId: 'r' });
+    expect(await storage.createUsersIdempotently(TENANT, makeUsers(1, 'ok'), request('ok'))).toEqual({
+      kind: 'replayed',
+      outcome: { response: { status: 200, body: ok } },
+    });
+    expect(await storage.createUsersIdempotently(TENANT, makeUsers(1, 'c'), request('conflict'))).toEqual({
+      kind: 'replayed',
+      outcome: { response: { status: 409, body: problem } },
+    });
+    expect(await storage.listUsers(TENANT)).toEqual([]);
+  });
+
+  it('migrates one new file from two connections on two threads released at the same moment: both succeed, each migration once', async () => {
+    for (let round = 0; round < 3; round++) {
+      const path = tempFile();
+      mkdirSync(dirname(path), { recursive: true });
+      const start = new SharedArrayBuffer(4);
+      const workers = [0, 1].map(
+        () =>
+          new Worker(new URL('../../helpers/migrate-at-once.mjs', import.meta.url), {
+            workerData: { path, start, engine: new URL('../../../server/storage/sqlite.ts', import.meta.url).href },
+          }),
+      );
+      try {
+        const answers = workers.map((worker) => {
+          const messages: unknown[] = [];
+          worker.on('message', (m) => messages.push(m));
+          return {
+            ready: vi.waitFor(() => expect(messages).toContainEqual({ ready: true }), { timeout: 30_000 }),
+            done: new Promise((resolve, reject) => {
+              worker.on('message', (m: { ready?: true }) => (m.ready ? undefined : resolve(m)));
+              worker.on('error', reject);
+            }),
+          };
+        });
+        await Promise.all(answers.map((a) => a.ready));
+        // Both workers wake from the same store: neither has read the applied versions before the other starts.
+        Atomics.store(new Int32Array(start), 0, 1);
+        Atomics.notify(new Int32Array(start), 0);
+        expect(await Promise.all(answers.map((a) => a.done))).toEqual([{ migrated: true }, { migrated: true }]);
+      } finally {
+        await Promise.all(workers.map((w) => w.terminate()));
+      }
+      const db = new Database(path, { readonly: true });
+      try {
+        expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual(
+          MIGRATIONS.map(({ version }) => ({ version })),
+        );
+      } finally {
+        db.close();
+      }
+    }
+  });
+
+  it('opens one new file from two writer threads at once: both open, and each migration is applied once', async () => {
+    const paths = [tempFile()];
+    const storages = paths.flatMap((path) => [openSqliteStorage(path), openSqliteStorage(path)]);
+    open.push(...storages);
+
+    const pinged = await Promise.allSettled(storages.map((storage) => storage.ping()));
+
+    expect(pinged.filter((p) => p.status === 'rejected')).toEqual([]);
+    for (const storage of storages) await storage.close();
+    for (const path of paths) {
+      const db = new Database(path, { readonly: true });
+      try {
+        expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all()).toEqual(
+          MIGRATIONS.map(({ version }) => ({ version })),
+        );
+        expect(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'users'").get()).toEqual({ n: 1 });
+      } finally {
+        db.close();
+      }
+    }
   });
 });
 

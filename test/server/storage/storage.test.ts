@@ -13,7 +13,6 @@ import {
   ExternalUserIdConflict,
   type IdempotentRequest,
   type Storage,
-  type StoredResponse,
   type User,
 } from '../../../core/storage.js';
 import { withKnownTenants } from '../../../server/storage/known-tenants.js';
@@ -243,13 +242,11 @@ describe.each(ENGINES)('Storage on $name', (engine) => {
   });
 
   describe('createUsersIdempotently', () => {
-    const respond: IdempotentRequest['respond'] = (outcome): StoredResponse =>
-      'users' in outcome ? { status: 200, body: outcome.users } : { status: 409, body: outcome.conflict.conflicts };
     const request = (key: string, fingerprint = 'f1', notBefore = new Date(Date.now() - 60_000)): IdempotentRequest => ({
       key,
       fingerprint,
-      notBefore,
-      respond,
+      notBefore: notBefore.toISOString(),
+      requestId: `request-of-${key}`,
     });
 
     it('runs a new key, replays it with the same fingerprint, and refuses another fingerprint, per tenant', async () => {
@@ -261,10 +258,10 @@ describe.each(ENGINES)('Storage on $name', (engine) => {
       const reused = await storage.createUsersIdempotently(TENANT, makeUsers(1, 'other'), request('k', 'f2'));
       const otherTenant = await storage.createUsersIdempotently(OTHER_TENANT, users, request('k'));
 
-      expect(first.kind).toBe('executed');
-      // The stored body comes back exactly: same values, same key order.
-      expect(again).toEqual({ kind: 'replayed', response: first.kind === 'executed' ? first.response : undefined });
-      expect(JSON.stringify(again)).toBe(JSON.stringify({ kind: 'replayed', response: (first as { response: unknown }).response }));
+      expect(first).toEqual({ kind: 'executed', outcome: { users: await storage.listUsers(TENANT) } });
+      // The stored outcome comes back exactly: same values, same key order.
+      expect(again).toEqual({ kind: 'replayed', outcome: first.kind === 'executed' ? first.outcome : undefined });
+      expect(JSON.stringify(again)).toBe(JSON.stringify({ kind: 'replayed', outcome: (first as { outcome: unknown }).outcome }));
       expect(reused).toEqual({ kind: 'key-reused' });
       expect(otherTenant.kind).toBe('executed');
       expect(await storage.listUsers(TENANT)).toHaveLength(2);
@@ -279,8 +276,9 @@ describe.each(ENGINES)('Storage on $name', (engine) => {
       const first = await storage.createUsersIdempotently(TENANT, users, request('k'));
       const again = await storage.createUsersIdempotently(TENANT, users, request('k'));
 
-      expect(first).toEqual({ kind: 'executed', response: { status: 409, body: [{ index: 1, reason: expect.any(String) }] } });
-      expect(again).toEqual({ kind: 'replayed', response: first.kind === 'executed' ? first.response : undefined });
+      // With the id of the request it ran for: a replayed problem names that request.
+      expect(first).toEqual({ kind: 'executed', outcome: { conflicts: [{ index: 1, reason: expect.stringMatching(/already used/) }], requestId: 'request-of-k' } });
+      expect(again).toEqual({ kind: 'replayed', outcome: first.kind === 'executed' ? first.outcome : undefined });
       expect(await storage.listUsers(TENANT)).toHaveLength(1);
     });
 
@@ -319,7 +317,7 @@ describe.each(ENGINES)('Storage on $name', (engine) => {
       const executed = results.filter((r) => r.kind === 'executed');
       expect(executed).toHaveLength(1);
       for (const result of results) {
-        expect(result).toEqual({ kind: expect.stringMatching(/^(executed|replayed)$/), response: executed[0]!.response });
+        expect(result).toEqual({ kind: expect.stringMatching(/^(executed|replayed)$/), outcome: executed[0]!.outcome });
       }
       expect(await storage.listUsers(TENANT)).toHaveLength(5);
     });

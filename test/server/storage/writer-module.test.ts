@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { compiledWriterIfCurrent, writerModule } from '../../../server/storage/writer-module.js';
+import { compiledWriterIfCurrent, threadModule } from '../../../server/storage/writer-module.js';
 
 const SOURCES: Record<string, string> = {
   'server/storage/sqlite-writer.ts': "import { batchConflict } from '../../core/storage.js';\nexport const a = 1;\n",
@@ -59,8 +59,8 @@ describe('compiledWriterIfCurrent', () => {
   });
 });
 
-describe('writerModule', () => {
-  it('gives compiled code the compiled writer beside it', () => {
-    expect(writerModule('file:///srv/stub/server/storage/sqlite.js')).toBe('file:///srv/stub/server/storage/sqlite-writer.js');
+describe('threadModule', () => {
+  it('gives compiled code the compiled module itself', () => {
+    expect(threadModule('file:///srv/stub/server/storage/sqlite.js')).toBe('file:///srv/stub/server/storage/sqlite.js');
   });
 });
