@@ -12,7 +12,9 @@
  *
  * then runs `npm run generate`. Afterwards lint, typecheck and the tests pass, except where a person must write
  * something: each such place says `TODO(new:operation)` and what to write there, the handler throws that message,
- * and test/scaffold/todos.test.ts fails listing every one left.
+ * and test/scaffold/todos.test.ts fails listing every one left. A storage method the handler needs is written by
+ * hand: its signature in the handler's file and one function per engine, in the three places the handler's TODO
+ * names (docs/backend.md, "Adding a storage method").
  * @example npm run new:operation -- GET /api/v1/public/users/{id} getUser
  */
 import { execFileSync } from 'node:child_process';
@@ -176,10 +178,13 @@ export const ${operationId}: Operation<'${operationId}'> = {
   async handle(input, { store }) {
     void input;
     void store;
-    // ${TODO}: write the handler: read or write with a storage method (declare it in this file, in a
-    // \`declare module '../storage.js' { interface Storage { ... } }\` block, and write it once per engine:
-    // core/memory-store.ts, server/storage/sqlite.ts, server/storage/postgres.ts), return ok(body)
-    // (core/operation.ts), throw new ApiError('resource-not-found', ...) (core/problems.ts) for what is not there.
+    // ${TODO}: write the handler: read or write with a storage method, return ok(body) (core/operation.ts),
+    // throw new ApiError('resource-not-found', ...) (core/problems.ts) for what is not there. A new storage method
+    // is its signature, declared in this file in a \`declare module '../storage.js' { interface Storage { ... } }\`
+    // block, and one function per engine (the compiler names a missing one): a method of the object
+    // createMemoryStore returns (core/memory-store.ts), a function in \`methods\` of server/storage/sqlite.ts
+    // (wrapped in read() when it only reads; the writer thread runs it by name), and a method of the object
+    // openPostgresStorage returns (server/storage/postgres.ts). Arguments and results are JSON values.
     throw new Error('${operationId} is not written yet: write its body in ${file}');
   },
 };

@@ -364,6 +364,40 @@ export async function openPostgresStorage(options: PostgresOptions): Promise<Sto
     return { users: created };
   }
 
+  /**
+   * The users that `where` (a condition on `u`, users, with $n parameters) selects, in creation order, with their
+   * vacations.
+   * @example await usersWhere('u.tenant_id = $1 AND u.id = $2', [tenant, id])
+   */
+  async function usersWhere(where: string, values: unknown[]): Promise<User[]> {
+    const [users, vacationRows] = await Promise.all([
+      query<UserRow>(
+        `SELECT seq, id, external_user_id, email, first_name, last_name, phone, avatar_image_url, status, created_at
+           FROM users u WHERE ${where} ORDER BY seq`,
+        values,
+      ),
+      query<{ user_seq: string; start_at: Date; end_at: Date }>(
+        `SELECT v.user_seq, v.start_at, v.end_at FROM user_vacations v JOIN users u ON u.seq = v.user_seq
+          WHERE ${where} ORDER BY v.user_seq, v.start_at`,
+        values,
+      ),
+    ]);
+    const vacations = new Map<string, User['userVacations']>();
+    for (const v of vacationRows) {
+      const list = vacations.get(v.user_seq) ?? [];
+      list.push({ start_at: v.start_at.toISOString(), end_at: v.end_at.toISOString() });
+      vacations.set(v.user_seq, list);
+    }
+    // created_at is stored as timestamptz from the ISO string with milliseconds the API answered, so
+    // toISOString gives that string back.
+    return users.map(({ seq, created_at, ...row }) => ({
+      ...row,
+      full_name: `${row.first_name} ${row.last_name}`,
+      created_at: created_at.toISOString(),
+      userVacations: vacations.get(seq) ?? [],
+    }));
+  }
+
   let ended = false;
   return {
     async createUsers(tenantId, users) {
@@ -421,33 +455,7 @@ export async function openPostgresStorage(options: PostgresOptions): Promise<Sto
     },
 
     async listUsers(tenantId) {
-      const id = tenantId.toLowerCase();
-      const [users, vacationRows] = await Promise.all([
-        query<UserRow>(
-          `SELECT seq, id, external_user_id, email, first_name, last_name, phone, avatar_image_url, status, created_at
-             FROM users WHERE tenant_id = $1 ORDER BY seq`,
-          [id],
-        ),
-        query<{ user_seq: string; start_at: Date; end_at: Date }>(
-          `SELECT v.user_seq, v.start_at, v.end_at FROM user_vacations v JOIN users u ON u.seq = v.user_seq
-            WHERE u.tenant_id = $1 ORDER BY v.user_seq, v.start_at`,
-          [id],
-        ),
-      ]);
-      const vacations = new Map<string, User['userVacations']>();
-      for (const v of vacationRows) {
-        const list = vacations.get(v.user_seq) ?? [];
-        list.push({ start_at: v.start_at.toISOString(), end_at: v.end_at.toISOString() });
-        vacations.set(v.user_seq, list);
-      }
-      // created_at is stored as timestamptz from the ISO string with milliseconds the API answered, so
-      // toISOString gives that string back.
-      return users.map(({ seq, created_at, ...row }) => ({
-        ...row,
-        full_name: `${row.first_name} ${row.last_name}`,
-        created_at: created_at.toISOString(),
-        userVacations: vacations.get(seq) ?? [],
-      }));
+      return usersWhere('u.tenant_id = $1', [tenantId.toLowerCase()]);
     },
 
     async ping() {

@@ -3,7 +3,8 @@
  * node_modules linked, not copied), `npm run new:operation` scaffolds getUser (GET /api/v1/public/users/{id}), the
  * parts a person writes are put in from the fixtures next to this file (test/proof/get-user/): the path file, the
  * handler (core/operations/, with the storage method it needs), its contract cases, and one storage function per
- * engine (memory, SQLite, PostgreSQL). Then generate, the linters, the typecheck and the whole fast test tier must
+ * engine (memory, SQLite, PostgreSQL): on SQLite and PostgreSQL a query by tenant and id, which the index on users.id
+ * answers, and on SQLite a function like any other, run by the writer thread by name. Then generate, the linters, the typecheck and the whole fast test tier must
  * pass in the copy: the contract suite runs getUser's cases, stateful ones included, on the stub (SQLite and
  * PostgreSQL), Prism and MSW (each stateless and stateful), with no mock code of getUser's own. The files written or
  * edited by hand, and those the scaffold wrote, are counted and checked.
@@ -130,10 +131,9 @@ describe(`adding ${OP.operationId} (GET ${OP.path}) in a copy of the repository`
     writeFileSync(join(copy, pathFile), fixture('path-file.yaml'));
     writeFileSync(join(copy, handlerFile), fixture('handler.ts.txt'));
     writeFileSync(join(copy, casesFile), fixture('contract-cases.ts.txt'));
-    const engine = fixture('storage-engine.txt');
     insertBefore(copy, 'core/memory-store.ts', '    async listUsers(tenantId) {', fixture('storage-memory.txt'));
-    insertBefore(copy, 'server/storage/sqlite.ts', '    async listUsers(tenantId) {', engine);
-    insertBefore(copy, 'server/storage/postgres.ts', '    async listUsers(tenantId) {', engine);
+    insertBefore(copy, 'server/storage/sqlite.ts', '  listUsers: read(', fixture('storage-sqlite.txt'));
+    insertBefore(copy, 'server/storage/postgres.ts', '    async listUsers(tenantId) {', fixture('storage-postgres.txt'));
   }, 300_000);
 
   afterAll(() => {
@@ -160,7 +160,20 @@ describe(`adding ${OP.operationId} (GET ${OP.path}) in a copy of the repository`
     const { written, edited } = changed(scaffolded, snapshot(copy));
     expect(written).toEqual([]);
     expect(edited).toEqual([handlerFile, 'core/memory-store.ts', pathFile, 'server/storage/postgres.ts', 'server/storage/sqlite.ts', casesFile].sort());
+    // One function per engine, and nothing else in the engine files: no thread protocol, no registration.
+    const added = (file: string) => {
+      const before = readFileSync(join(ROOT, file), 'utf8').split('\n');
+      return readFileSync(join(copy, file), 'utf8').split('\n').length - before.length;
+    };
+    for (const [file, name] of [['core/memory-store.ts', 'storage-memory.txt'], ['server/storage/sqlite.ts', 'storage-sqlite.txt'], ['server/storage/postgres.ts', 'storage-postgres.txt']] as const) {
+      expect(added(file), file).toBe(fixture(name).split('\n').length - 1);
+    }
     console.log(`${OP.operationId}: ${edited.length} files written or edited by hand (${edited.join(', ')}); 5 scaffolded (3 written, 2 edited)`);
+  });
+
+  it("is the SQLite function docs/backend.md shows in 'Adding a storage method', which the typecheck below compiles", () => {
+    const shown = readFileSync(join(FIXTURES, 'storage-sqlite.txt'), 'utf8').trimEnd().replace(/^ {2}/gm, '');
+    expect(readFileSync(join(ROOT, 'docs', 'backend.md'), 'utf8')).toContain(`\`\`\`ts\n${shown}\n\`\`\``);
   });
 
   it('passes generate, lint:spec, lint:owasp and the typecheck in the copy', async () => {
