@@ -6,7 +6,7 @@ import { setupServer } from 'msw/node';
 import { startMock } from '../../mock/start-mock.js';
 import { createMockApi } from '../../msw/index.js';
 import { createTestDatabase } from '../helpers/postgres.js';
-import { startStub } from '../helpers/stub.js';
+import { SQLITE, startStub } from '../helpers/stub.js';
 
 export interface RunningTarget {
   url: string;
@@ -49,7 +49,7 @@ export const TARGETS: Target[] = [
     kind: 'implementation',
     stateful: true,
     start: async () => {
-      const stub = await startStub();
+      const stub = await startStub(SQLITE);
       return { url: stub.url, stop: stub.close };
     },
   },
