@@ -16,6 +16,7 @@ const SLOW = [
   'test/package/**/*.test.ts',
   'test/server/production-start.test.ts',
   'test/docs/docs-browser.test.ts',
+  'test/mock/browser-targets.test.ts',
   'test/server/security-browser.test.ts',
   'test/workflows/**/*.test.ts',
   'test/matrix/test-matrix.test.ts',
