@@ -1,11 +1,26 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
- * The slow tier: soak, fuzz and crash runs, the differential test of every target, the benchmark's smoke run, the
- * package as consumers install it and the compiled stub as a deployment installs it. `npm test` runs both tiers;
+ * The slow tier: soak, fuzz, crash and database-locked runs (test/hardening/), several stub processes under load on
+ * one PostgreSQL database, the differential test of every target, the benchmark's smoke run, the package as consumers
+ * install it, the compiled stub as a deployment installs it, the docs page in Chromium, the Arazzo workflows run by
+ * Redocly Respect, and the Node matrix script. What stays fast: everything in this process (the app on the memory
+ * store), and one real-port test per engine and per host (docs/testing.md). `npm test` runs both tiers;
  * `npm run test:fast` only the fast one.
  */
-const SLOW = ['test/hardening/**/*.test.ts', 'test/mock/differential.test.ts', 'test/bench/**/*.test.ts', 'test/package/**/*.test.ts', 'test/server/production-start.test.ts'];
+const SLOW = [
+  'test/hardening/**/*.test.ts',
+  'test/server/postgres-instances.test.ts',
+  'test/mock/differential.test.ts',
+  'test/bench/**/*.test.ts',
+  'test/package/**/*.test.ts',
+  'test/server/production-start.test.ts',
+  'test/docs/docs-browser.test.ts',
+  'test/mock/browser-targets.test.ts',
+  'test/server/security-browser.test.ts',
+  'test/workflows/**/*.test.ts',
+  'test/matrix/test-matrix.test.ts',
+];
 
 export default defineConfig({
   test: {

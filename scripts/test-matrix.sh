@@ -17,6 +17,12 @@
 # a version, every addon must load on its Node. At the end (or on an interrupt) the build for the Node that started
 # the matrix is put back, so `npm start` and `npm test` work as before.
 #
+# Getting a version ready (installing its Node, building its addons: ~100 s of one core each, most of it compiling
+# SQLite) does not wait for the runs before it: a background job gets every other version ready, in order and at a
+# lower priority, while the runs go on in the foreground (vitest's one worker on a 2-core machine leaves about a
+# core idle). It works in the cache and in copies of the addons' folders, never in node_modules; a run waits until
+# its version is ready, and does what the job could not do (or did not get to) itself, as before.
+#
 # Each run gets a TMPDIR of its own (tsx's transform cache, browser profiles, temporary files), so no run sees
 # another's leftovers, and a log, build/test-matrix/node-VERSION.log. The summary gives each version's result,
 # time (and the part of it spent before the command: installing Node, building the addons) and vitest counts; any
@@ -171,12 +177,71 @@ if [ "${#ADDONS[@]}" -gt 0 ]; then
   "$ORIGIN_NODE" -e "$ADDON_CHECK" "${ADDONS[@]}" >/dev/null ||
     die "node_modules' native addons do not load on the Node that started the matrix ($ORIGIN_VERSION): run npm ci (npm_config_nodedir must name this Node's own folder)"
   addons_keep "$ORIGIN_VERSION" || die "cannot keep the addons' build in $CACHE"
-  trap 'addons_put_back "$ORIGIN_VERSION" && say "native addons: back to the build for Node $ORIGIN_VERSION" ||
-    say "could not put back the native addons built for Node $ORIGIN_VERSION: run npm rebuild ${ADDON_NAMES[*]}"' EXIT
 fi
+finish() { # at exit: stop the background job, and put back the addons built for the Node that started the matrix
+  [ -z "${PREPARE_PID:-}" ] || kill -- "-$PREPARE_PID" 2>/dev/null || true
+  [ -n "${PREPARED:-}" ] && rm -rf "$PREPARED"
+  [ "${#ADDONS[@]}" -gt 0 ] || return 0
+  addons_put_back "$ORIGIN_VERSION" && say "native addons: back to the build for Node $ORIGIN_VERSION" ||
+    say "could not put back the native addons built for Node $ORIGIN_VERSION: run npm rebuild ${ADDON_NAMES[*]}"
+}
+trap finish EXIT
+
+# npm's own node-gyp, which npm rebuild runs: the background job builds with it.
+NODE_GYP=$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js
+
+prepare_one() { # VERSION: install Node VERSION (unless installed) and build the addons for it into the cache
+  local v=$1 nodedir=$CACHE/node/$1-$PLATFORM dir kept scratch
+  if [ "$("$nodedir/bin/node" -p process.versions.node 2>/dev/null)" != "$v" ] || [ "$(headers_version "$nodedir")" != "$v" ]; then
+    node_install "$v" "$nodedir" || return 1
+  fi
+  for dir in "${ADDONS[@]}"; do
+    kept=$(addon_cache "$dir" "$v")
+    [ -d "$kept/build" ] && continue
+    # The package's folder without its build, built as its install script does once the prebuilt download fails.
+    scratch=$(mktemp -d "$CACHE/.build-$v.XXXXXX") || return 1
+    mkdir "$scratch/package" && find "$dir" -mindepth 1 -maxdepth 1 ! -name build -exec cp -a {} "$scratch/package/" \; || { rm -rf "$scratch"; return 1; }
+    (cd "$scratch/package" && env PATH="$nodedir/bin:$ORIGIN_PATH" npm_config_nodedir="$nodedir" \
+      "$nodedir/bin/node" "$NODE_GYP" rebuild --release --nodedir="$nodedir") || { rm -rf "$scratch"; return 1; }
+    mkdir -p "$(dirname "$kept")" && rm -rf "$kept.tmp" && mkdir "$kept.tmp" && mv "$scratch/package/build" "$kept.tmp/build" &&
+      rm -rf "$kept" && mv "$kept.tmp" "$kept" || { rm -rf "$scratch"; return 1; }
+    rm -rf "$scratch"
+  done
+}
+
+PREPARED=''
+PREPARE_PID=''
+TO_PREPARE=()
+for v in "${VERSIONS[@]}"; do [ "$v" = "$ORIGIN_VERSION" ] || TO_PREPARE+=("$v"); done
+if [ "${#TO_PREPARE[@]}" -gt 0 ] && [ -f "$NODE_GYP" ]; then
+  PREPARED=$(mktemp -d "${TMPDIR:-/tmp}/test-matrix-prepared.XXXXXX")
+  # Each version's outcome (its status) in $PREPARED/VERSION once the job is done with it; its log beside the run's.
+  # set -m gives the job a process group of its own, so that finish() stops it with everything it started.
+  set -m
+  (
+    renice -n 10 -p "$BASHPID" >/dev/null 2>&1 || true
+    for v in "${TO_PREPARE[@]}"; do
+      status=0
+      prepare_one "$v" >"$LOGS/node-$v.log.prepare" 2>&1 || status=$?
+      echo "$status" >"$PREPARED/$v"
+    done
+  ) &
+  PREPARE_PID=$!
+  set +m
+  say "getting ${TO_PREPARE[*]} ready in the background (logs: ${LOGS#"$ROOT"/}/node-VERSION.log.prepare)"
+fi
+
+wait_prepared() { # VERSION: until the background job is done with VERSION (or has stopped)
+  [ -n "$PREPARED" ] || return 0
+  while [ ! -f "$PREPARED/$1" ] && kill -0 "$PREPARE_PID" 2>/dev/null; do sleep 1; done
+  if [ "$(cat "$PREPARED/$1" 2>/dev/null)" = 0 ]; then say "Node $1: made ready in the background"; else
+    say "Node $1: the background job could not make it ready (${LOGS#"$ROOT"/}/node-$1.log.prepare); trying here"
+  fi
+}
 
 run_one() { # VERSION LOG: prepare Node VERSION and run the command on it; the status is the result
   local v=$1 log=$2 bin nodedir tmp status=0
+  [ "$v" = "$ORIGIN_VERSION" ] || wait_prepared "$v"
   if [ "$v" = "$ORIGIN_VERSION" ]; then
     bin=$(dirname "$ORIGIN_NODE")
     nodedir=$(cd "$(dirname "$(readlink -f "$ORIGIN_NODE")")/.." && pwd)

@@ -41,15 +41,17 @@ export async function openStorage(config: Pick<Config, 'database'>, logger?: Log
 }
 
 /**
- * Starts the stub on the configured host and port (0 picks a free one).
+ * Starts the stub on the configured host and port (0 picks a free one), on the storage the config names or, when
+ * given one (tests: the memory store), on that storage; close() closes it either way.
  * @example const { url, close } = await startServer(parseConfig({ PORT: '0', DATABASE_URL: ':memory:' }));
  */
 export async function startServer(
   config: Config,
-  extra: Pick<AppOptions, 'operations' | 'docsFile'> & { logger?: Logger } = {},
+  extra: Pick<AppOptions, 'operations' | 'docsFile'> & { logger?: Logger; storage?: Storage } = {},
 ): Promise<RunningServer> {
+  const { storage: given, ...options } = extra;
   const logger = extra.logger ?? createLogger(config.logLevel);
-  const storage = await openStorage(config, logger);
+  const storage = given ?? (await openStorage(config, logger));
   try {
     for (const tenant of config.tenants) await storage.provisionTenant(tenant);
   } catch (error) {
@@ -63,7 +65,7 @@ export async function startServer(
     bodiesInFlight: config.bodiesInFlight,
     rateLimitPerMinute: config.rateLimitPerMinute,
     corsOrigins: config.corsOrigins,
-    ...extra,
+    ...options,
   });
 
   const server = createServer(

@@ -28,11 +28,22 @@ for (const { operationId } of OPERATIONS) {
   CASES.set(operationId, module.contractCases);
 }
 
+/** The targets started when the suite starts (all but those that intercept this process's requests; see Target). */
+const early = new Map<Target, Promise<RunningTarget>>();
+beforeAll(() => {
+  for (const target of TARGETS.filter((t) => !t.intercepts)) {
+    const starting = target.start();
+    // A target that fails to start fails its own block's tests (below), not the suite.
+    starting.catch(() => undefined);
+    early.set(target, starting);
+  }
+});
+
 describe.each(TARGETS)('on $name', (target) => {
   let running: RunningTarget;
 
   beforeAll(async () => {
-    running = await target.start();
+    running = await (early.get(target) ?? target.start());
   });
   afterAll(async () => {
     await running?.stop();

@@ -6,7 +6,7 @@ import { setupServer } from 'msw/node';
 import { startMock } from '../../mock/start-mock.js';
 import { createMockApi } from '../../msw/index.js';
 import { createTestDatabase } from '../helpers/postgres.js';
-import { startStub } from '../helpers/stub.js';
+import { SQLITE, startStub } from '../helpers/stub.js';
 
 export interface RunningTarget {
   url: string;
@@ -22,6 +22,11 @@ export interface Target {
   kind: 'mock' | 'implementation';
   /** Remembers what it created: a repeat gets 409, an Idempotency-Key replay the first answer. */
   stateful: boolean;
+  /**
+   * Intercepts this process's own requests (MSW in Node): it runs alone, started when its turn comes. Every other
+   * target starts when the suite does, all at once, since each start waits mostly on a process, a thread or a database.
+   */
+  intercepts?: boolean;
   start: () => Promise<RunningTarget>;
 }
 
@@ -34,6 +39,7 @@ function mswTarget(name: string, stateful: boolean): Target {
     name,
     kind: 'mock',
     stateful,
+    intercepts: true,
     start: async () => {
       const url = `http://${stateful ? 'msw-stateful' : 'msw'}.contract.test`;
       const server = setupServer(...createMockApi({ baseUrl: url, stateful }).handlers);
@@ -49,7 +55,7 @@ export const TARGETS: Target[] = [
     kind: 'implementation',
     stateful: true,
     start: async () => {
-      const stub = await startStub();
+      const stub = await startStub(SQLITE);
       return { url: stub.url, stop: stub.close };
     },
   },

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/start.js';
 import type { User } from '../../core/storage.js';
 import { contractViolations } from '../helpers/contract.js';
-import { post, startStub } from '../helpers/stub.js';
+import { post, SQLITE, startStub } from '../helpers/stub.js';
 import {
   ARRAY_KEY,
   ARRAY_SCHEMA,
@@ -61,7 +61,7 @@ describe('POST /api/v1/public/users/batch under concurrent, colliding batches', 
   const outcomesSeen = new Map<number, number>();
 
   beforeAll(async () => {
-    stub = await startStub({ RATE_LIMIT_PER_MINUTE: '0' });
+    stub = await startStub({ ...SQLITE, RATE_LIMIT_PER_MINUTE: '0' });
   });
   afterAll(async () => {
     const statuses = JSON.stringify(Object.fromEntries(outcomesSeen));

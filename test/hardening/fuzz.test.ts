@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/start.js';
 import type { User } from '../../core/storage.js';
 import { contractViolations, deref, spec } from '../helpers/contract.js';
-import { makeUsers, OTHER_TENANT, post, startStub, TENANT } from '../helpers/stub.js';
+import { makeUsers, OTHER_TENANT, post, SQLITE, startStub, TENANT } from '../helpers/stub.js';
 import {
   ARRAY_KEY,
   DOCUMENTED,
@@ -176,7 +176,7 @@ describe('POST /api/v1/public/users/batch under fuzzing from the contract', () =
 
   beforeAll(async () => {
     // Thousands of requests a minute from one address: the rate limiter would answer most of them 429.
-    stub = await startStub({ RATE_LIMIT_PER_MINUTE: '0' });
+    stub = await startStub({ ...SQLITE, RATE_LIMIT_PER_MINUTE: '0' });
     for (const t of state.tenants) state.stored.set(t, await stub.storage.listUsers(t));
   });
   afterAll(async () => {
@@ -301,7 +301,7 @@ describe('POST /api/v1/public/users/batch on the cases the fuzzer found', () => 
   const headers = { [TENANT_HEADER]: TENANT, 'content-type': REQUEST_MEDIA_TYPE };
 
   beforeAll(async () => {
-    stub = await startStub({ RATE_LIMIT_PER_MINUTE: '0' });
+    stub = await startStub({ ...SQLITE, RATE_LIMIT_PER_MINUTE: '0' });
   });
   afterAll(async () => {
     await stub?.close();

@@ -1,5 +1,12 @@
-/** Starts the real stub on 127.0.0.1, port 0, for a test file; nothing is mocked. */
+/**
+ * Starts the real stub in this process on 127.0.0.1, port 0, for a test file: the app, the HTTP server and its limits
+ * as `npm start` runs them. Its storage is the memory store (core/memory-store.ts, which answers as the engines do)
+ * unless the test names a database: `SQLITE` (SQLite in memory, with its writer thread) or a PostgreSQL URL. An engine
+ * costs its start (the SQLite writer thread loads tsx: ~1-3 s on a busy 2-core machine), so only the tests about an
+ * engine ask for one.
+ */
 import { pino, type Logger } from 'pino';
+import { createMemoryStore } from '../../core/memory-store.js';
 import { parseConfig } from '../../server/config.js';
 import type { Operations } from '../../core/operation.js';
 import { startServer, type RunningServer } from '../../server/start.js';
@@ -8,7 +15,14 @@ export const TENANT = '40dd0c53-2fa7-4193-82ae-14d4e62c20fb';
 export const OTHER_TENANT = 'a3c1f0de-5b7e-4c2a-9f1d-6e8b0c4d2a71';
 export const BATCH_PATH = '/api/v1/public/users/batch';
 
-/** A stub on an in-memory database (or the given one) with both test tenants provisioned; silent unless given a logger. */
+/** The environment of a stub on SQLite in memory: `startStub(SQLITE)`, `startStub({ ...SQLITE, CORS_ORIGINS })`. */
+export const SQLITE = { DATABASE_URL: ':memory:' } as const;
+
+/**
+ * A stub with both test tenants provisioned (and no other), on the memory store, or on the database `env.DATABASE_URL`
+ * names; silent unless given a logger.
+ * @example const stub = await startStub(); ...; await stub.close();
+ */
 export function startStub(
   env: Record<string, string> = {},
   operations?: Partial<Operations>,
@@ -23,7 +37,9 @@ export function startStub(
     LOG_LEVEL: 'silent',
     ...env,
   });
-  return startServer(config, { operations, docsFile, logger });
+  // Only the tenants provisioned exist, as on a database (the store's default, every tenant, is a mock's).
+  const storage = env.DATABASE_URL === undefined ? createMemoryStore({ tenants: [] }) : undefined;
+  return startServer(config, { operations, docsFile, logger, storage });
 }
 
 /** n valid users with unique external ids, distinguishable by `tag`. */

@@ -22,13 +22,11 @@ describe('the mock (Prism behind its front) with HESH_TENANTS set to one tenant'
   const post = (body: unknown, headers: Record<string, string> = HEADERS, method = 'POST') =>
     fetch(mock.url + PATH, { method, headers, ...(method === 'GET' ? {} : { body: JSON.stringify(body) }) });
 
-  it('answers 1000 users wrong in three places each with the 400 and 1000 pointers, within a second', async () => {
+  it('answers 1000 users wrong in three places each with the 400 and 1000 pointers', async () => {
     const users = Array.from({ length: 1000 }, (_, i) => ({ ...user(i), email: 'not-an-email', role: 'admin', first_name: '' }));
-    const started = Date.now();
+    // A hang fails at vitest's test timeout; no time is asserted (a busy machine would miss any budget).
     const response = await post({ users });
     const problem = (await response.json()) as { errors: { pointer: string }[] };
-    // A hang guard, not a performance claim.
-    expect(Date.now() - started).toBeLessThan(1000);
     expect(response.status).toBe(400);
     expect(problem.errors).toHaveLength(1000);
     expect(problem.errors[0]).toMatchObject({ pointer: '/users/0/role' });

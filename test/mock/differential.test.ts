@@ -28,7 +28,7 @@ import { createMockApi } from '../../msw/index.js';
 import type { RunningServer } from '../../server/start.js';
 import { deref, spec } from '../helpers/contract.js';
 import { operationModels, routedOperation, type OperationModel } from '../helpers/operation-model.js';
-import { OTHER_TENANT, startStub, TENANT } from '../helpers/stub.js';
+import { OTHER_TENANT, SQLITE, startStub, TENANT } from '../helpers/stub.js';
 import { chunkedBody, fuzzCaseFor, materialize, MAX_HEADER_SIZE, nodesOf, type FuzzCase, type Materialized, type State } from '../hardening/fuzz-cases.js';
 import {
   absentRule,
@@ -259,7 +259,7 @@ describe('the stub, the Prism mock and the MSW handlers under differential fuzzi
   beforeAll(async () => {
     msw.listen({ onUnhandledRequest: 'bypass' });
     [stub, prism, prismStateful] = await Promise.all([
-      startStub({ RATE_LIMIT_PER_MINUTE: '0', CORS_ORIGINS: ORIGIN, HESH_TENANTS: TENANTS.join(',') }),
+      startStub({ ...SQLITE, RATE_LIMIT_PER_MINUTE: '0', CORS_ORIGINS: ORIGIN, HESH_TENANTS: TENANTS.join(',') }),
       startMock({ tenants: TENANTS }),
       startMock({ tenants: TENANTS, stateful: true }),
     ]);

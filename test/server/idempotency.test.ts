@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { createApp } from '../../server/app.js';
 import { canonicalJson, requestFingerprint } from '../../core/idempotency.js';
 import type { RunningServer } from '../../server/start.js';
-import { openSqliteStorage } from '../../server/storage/sqlite.js';
+import { createMemoryStore } from '../../core/memory-store.js';
 import type { Storage } from '../../core/storage.js';
 import { contractViolations, headerViolations } from '../helpers/contract.js';
 import { makeUsers, OTHER_TENANT, post, startStub, TENANT } from '../helpers/stub.js';
@@ -199,10 +199,9 @@ describe('Idempotency-Key with a storage that is slow or fails', () => {
     }
   });
 
-  /** The app on a real in-memory storage wrapped by `wrap`, listening on a free port. */
+  /** The app on the memory store wrapped by `wrap`, listening on a free port. */
   async function serve(wrap: (storage: Storage) => Storage): Promise<{ url: string; storage: Storage }> {
-    const storage = openSqliteStorage(':memory:');
-    await storage.provisionTenant(TENANT);
+    const storage = createMemoryStore({ tenants: [TENANT] });
     const app = await createApp({ storage: wrap(storage), logger: pino({ level: 'silent' }), bodyLimit: 4 << 20, rateLimitPerMinute: 0 });
     const server = app.listen(0, '127.0.0.1');
     servers.push(server);

@@ -140,13 +140,11 @@ export function contractCases(target: Target, running: () => RunningTarget): voi
     expect(res.type).toMatch(/^application\/problem\+json/);
   });
 
-  it('answers 400 problem details for malformed JSON, within a second', async () => {
-    const started = Date.now();
+  it('answers 400 problem details for malformed JSON', async () => {
+    // Prism 5.16 never answers this request at all: such a hang fails at vitest's test timeout (no time is asserted).
     const res = await send({ users: [] }, { raw: '{"users": [' });
     expect(res.status).toBe(400);
     expect(res.type).toMatch(/^application\/problem\+json/);
-    // A hang guard, not a performance claim: Prism 5.16 never answers this request at all.
-    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   for (const example of pairedExamples()) {

@@ -1,5 +1,5 @@
 /**
- * The page of test/mock/browser.test.ts, bundled by esbuild: a small frontend built from the package's own client
+ * The page of test/mock/browser/harness.ts, bundled by esbuild: a small frontend built from the package's own client
  * (and, for `mode=msw`, its MSW handlers in the page's service worker). It sends a valid batch and lists the users,
  * an invalid one and lists the pointers, and a conflict (asked for with `Prefer` when `conflict=prefer`, otherwise
  * the same batch again) and lists its pointers; then marks the body done.
