@@ -16,6 +16,7 @@ import { startMock } from '../mock/start-mock.js';
 import { parseConfig } from '../server/config.js';
 import { startServer, type RunningServer } from '../server/start.js';
 import { createBaselineApp } from './baseline.js';
+import { createExpressPeer } from './express-peer.js';
 import { createFastifyPeer } from './fastify-peer.js';
 import type { ChildMessage, ParentMessage, ServeOptions } from './targets.js';
 
@@ -57,6 +58,19 @@ async function start(): Promise<Running> {
       const peer = await createFastifyPeer({ path: config.database.path, tenants: config.tenants, bodyLimit: config.bodyLimit });
       const url = await peer.listen({ port: 0, host: '127.0.0.1' });
       return { url, pid: process.pid, stop: () => peer.close() };
+    }
+    case 'express-sqlite-file': {
+      const config = parseConfig(options.stubEnv ?? {});
+      if (config.database.kind !== 'sqlite') throw new Error('the Express peer runs on a SQLite file');
+      const peer = createExpressPeer({ path: config.database.path, tenants: config.tenants, bodyLimit: config.bodyLimit });
+      const server = peer.app.listen(0, '127.0.0.1');
+      const url = await listen(server);
+      const stop = async () => {
+        server.closeAllConnections();
+        await new Promise<void>((done) => server.close(() => done()));
+        peer.close();
+      };
+      return { url, pid: process.pid, stop };
     }
     case 'stub-sqlite-file':
     case 'stub-sqlite-memory':

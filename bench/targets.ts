@@ -18,6 +18,7 @@ export const TARGET_NAMES = [
   'stub-sqlite-file',
   'stub-sqlite-memory',
   'fastify-sqlite-file',
+  'express-sqlite-file',
   'stub-postgres',
   'prism',
 ] as const;
@@ -31,6 +32,8 @@ export const TARGET_DESCRIPTIONS: Record<TargetName, string> = {
   'stub-sqlite-memory': 'the same stub on DATABASE_URL=:memory:',
   'fastify-sqlite-file':
     "the peer (bench/fastify-peer.ts): Fastify 5 and its AJV on the contract's request schema (no coercion or removal), the same tenant check, problems, SQLite schema, pragmas, multi-row INSERT and transaction, on the event loop; no response validation or logs",
+  'express-sqlite-file':
+    'the plain Express peer (bench/express-peer.ts): Express 5, express.json and express-openapi-validator through its public options (requests and responses validated, the TenantId scheme), better-sqlite3 on the event loop with one INSERT per user in a transaction, the same problems; no logs, helmet or rate limit',
   'stub-postgres': 'the stub on the local PostgreSQL cluster the tests use (one instance, a database of its own, pool of 10)',
   prism: 'the Prism mock (mock/start-mock.ts); it validates the request and answers the spec example',
 };

@@ -11,7 +11,6 @@ import type { Logger } from 'pino';
 import { noteSurrogateEscapes, rejectIllFormedStrings } from './well-formed.js';
 import { jsonBody } from './json-body.js';
 import { bodyBudget } from './body-budget.js';
-import { memoizeValidatorPathRegexps } from './path-regexp-cache.js';
 import { deprecationHeadersAt } from '../core/deprecation.js';
 import { InFlightKeys } from '../core/idempotency.js';
 import type { OperationDeps, OperationId, OperationInput, Operations } from '../core/operation.js';
@@ -21,7 +20,7 @@ import { operationsOf } from '../core/spec.js';
 import type { Storage } from '../core/storage.js';
 import { ApiError, errorHandler, requestIdOf } from './errors.js';
 import { logRequests } from './logger.js';
-import { compileResponseValidators, validateJsonResponses } from './response-validation.js';
+import { checkJsonResponse, compileResponseValidators, type ResponseValidators } from './response-validation.js';
 import { cors } from './cors.js';
 import { tenantRateLimit } from './rate-limit.js';
 import { docsContentSecurityPolicy, securityHeaders } from './security.js';
@@ -53,30 +52,6 @@ export interface AppOptions {
   docsFile?: string;
 }
 
-/**
- * Runs middlewares one after another as one router layer, with Express 5's own rules (an error, or a rejected
- * promise, skips the rest and goes to the error handlers). Each layer of Express's router costs a path match and a
- * few closures per request, more than most of these middlewares cost themselves.
- * @example app.use(chain(logRequests(logger), securityHeaders()));
- */
-export function chain(...handlers: RequestHandler[]): RequestHandler {
-  return (req, res, next) => {
-    let i = 0;
-    const step = (error?: unknown): void => {
-      if (error) return next(error);
-      const handler = handlers[i++];
-      if (!handler) return next();
-      try {
-        const result = handler(req, res, step) as unknown;
-        if (result instanceof Promise) result.catch((e: unknown) => step(e ?? new Error('Rejected promise')));
-      } catch (e) {
-        step(e);
-      }
-    };
-    step();
-  };
-}
-
 /** The bundled contract, read once per process. */
 let specText: Promise<string> | undefined;
 function loadSpec(): Promise<string> {
@@ -99,7 +74,7 @@ export async function createApp(options: AppOptions): Promise<Express> {
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  app.use(chain(cors(options.corsOrigins ?? []), logRequests(logger), securityHeaders()));
+  app.use(cors(options.corsOrigins ?? []), logRequests(logger), securityHeaders());
 
   app.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(text);
@@ -131,28 +106,25 @@ export async function createApp(options: AppOptions): Promise<Express> {
   });
 
   // After the docs, spec and health routes (a probe must never be refused), before the body is read: a refused
-  // request costs no parsing. One router layer for all of it (see chain).
-  memoizeValidatorPathRegexps();
+  // request costs no parsing.
   app.use(
-    chain(
-      ...(rateLimitPerMinute > 0 ? [tenantRateLimit({ perMinute: rateLimitPerMinute, storage, logger })] : []),
-      jsonBody({ limit: bodyLimit, verify: noteSurrogateEscapes }),
-      rejectIllFormedStrings(),
-      // Once the body is read, and before the work on it: a client still sending holds no one else back.
-      bodyBudget(options.bodiesInFlight ?? 0),
-      ...OpenApiValidator.middleware({
-        apiSpec: JSON.parse(text),
-        validateRequests: { allErrors: true },
-        // Responses are validated by validateJsonResponses below, before they are serialized.
-        validateResponses: false,
-        validateSecurity: { handlers: { TenantId: tenantSecurityHandler(storage) } },
-        validateFormats: true,
-        ajvFormats: { mode: 'full' },
-        // The spec is linted (npm run lint:spec) and checked for drift by the tests, and test/server/spec-valid.test.ts
-        // validates it as this option would: not again at every start (docs/decisions/0008).
-        validateApiSpec: false,
-      }),
-    ),
+    ...(rateLimitPerMinute > 0 ? [tenantRateLimit({ perMinute: rateLimitPerMinute, storage, logger })] : []),
+    jsonBody({ limit: bodyLimit, verify: noteSurrogateEscapes }),
+    rejectIllFormedStrings(),
+    // Once the body is read, and before the work on it: a client still sending holds no one else back.
+    bodyBudget(options.bodiesInFlight ?? 0),
+    ...OpenApiValidator.middleware({
+      apiSpec: JSON.parse(text),
+      validateRequests: { allErrors: true },
+      // Responses are checked by the route of each operation (operationHandler), against the same contract.
+      validateResponses: false,
+      validateSecurity: { handlers: { TenantId: tenantSecurityHandler(storage) } },
+      validateFormats: true,
+      ajvFormats: { mode: 'full' },
+      // The spec is linted (npm run lint:spec) and checked for drift by the tests, and test/server/spec-valid.test.ts
+      // validates it as this option would: not again at every start (docs/decisions/0008).
+      validateApiSpec: false,
+    }),
   );
 
   const responseValidators = compileResponseValidators(spec);
@@ -160,8 +132,7 @@ export async function createApp(options: AppOptions): Promise<Express> {
     const { operationId } = operation;
     app[method as 'get'](
       path.replace(/\{([^}]+)\}/g, ':$1'),
-      validateJsonResponses(operationId, responseValidators.get(operationId)!),
-      operationHandler(operationId, operations, deps),
+      operationHandler(operationId, operations, deps, responseValidators.get(operationId)!),
     );
   }
 
@@ -172,10 +143,14 @@ export async function createApp(options: AppOptions): Promise<Express> {
 
 /**
  * The Express route of one operation: hands the request, as express-openapi-validator checked it, to the core's
- * handler, and renders its outcome: a problem as it is, any other body through res.json, which the response
- * validator checks.
+ * handler, and renders its outcome: a problem as it is, any other body once the contract allows it.
  */
-function operationHandler(operationId: OperationId, operations: Operations, deps: OperationDeps): RequestHandler {
+function operationHandler(
+  operationId: OperationId,
+  operations: Operations,
+  deps: OperationDeps,
+  responseValidators: ResponseValidators,
+): RequestHandler {
   return async (req, res) => {
     // express-openapi-validator has checked the body, parameters and headers against operations[operationId].
     const input = {
@@ -188,8 +163,10 @@ function operationHandler(operationId: OperationId, operations: Operations, deps
     } as unknown as OperationInput<OperationId>;
     const { status, headers, body } = await runOperation(operationId, input, deps, operations);
     res.status(status).set(headers);
-    if (status >= 400) res.type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
-    else res.json(body);
+    // A problem is built from the contract's catalogue (core/problems.ts); any other body is checked here.
+    if (status >= 400) res.type(PROBLEM_CONTENT_TYPE);
+    else checkJsonResponse(operationId, responseValidators, status, body);
+    res.json(body);
   };
 }
 

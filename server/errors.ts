@@ -132,12 +132,10 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
 
 /** Writes a problem built by toProblem, now or (replayed for an Idempotency-Key) earlier. */
 export function sendProblem(res: Response, problem: Problem, headers?: Record<string, string>): void {
-  // Sent as a string, not through res.json: the response validator hooks res.json, and the problem is
-  // already typed from the contract.
   res
     .status(problem.status)
     .set({ ...headers, 'content-type': PROBLEM_CONTENT_TYPE })
-    .send(JSON.stringify(problem));
+    .json(problem);
 }
 
 /**

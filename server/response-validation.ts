@@ -1,25 +1,17 @@
 /**
- * Response validation: every body a handler sends with res.json is checked against the contract before it is
- * serialized, by an AJV validator compiled once per operation × status × media type from generated/openapi.json.
- * A body that breaks the contract is never sent: res.json throws ResponseContractViolation, and the error handler
+ * Response validation: every body an operation answers with is checked against the contract before it is sent, by
+ * an AJV validator compiled once per operation × status × media type from generated/openapi.json. A body that
+ * breaks the contract is never sent: checkJsonResponse throws ResponseContractViolation, and the error handler
  * answers a 500 problem and logs what was wrong.
  */
-import type { RequestHandler, Response } from 'express';
-import { _, str, type CodeKeywordDefinition, type FormatDefinition, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import ucs2lengthModule from 'ajv/dist/runtime/ucs2length.js';
 import addFormatsModule from 'ajv-formats';
 import type { OperationId } from '../core/operation.js';
 import { at, escapeToken } from '../core/pointers.js';
 import { operationsOf } from '../core/spec.js';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
-type CountCodePoints = (text: string) => number;
-// A CommonJS module: its default export is module.exports under Node, module.exports.default once transpiled.
-const ucs2length: CountCodePoints =
-  typeof ucs2lengthModule === 'function'
-    ? (ucs2lengthModule as CountCodePoints)
-    : (ucs2lengthModule as unknown as { default: CountCodePoints }).default;
 
 const JSON_MEDIA_TYPE = 'application/json';
 /** Validators of one operation's responses: by status (`200`, `4XX` or `default`), then by media type. */
@@ -56,54 +48,10 @@ export class ResponseContractViolation extends Error {
   }
 }
 
-/**
- * maxLength and minLength, as JSON Schema means them (in code points, which AJV counts with ucs2length), with a
- * shortcut: a string has at most as many code points as UTF-16 units and at least half as many, so the count is only
- * made when `length` alone cannot decide, which for the contract's limits is almost never. Same result and same
- * errors as AJV's own keyword.
- */
-const LIMIT_LENGTH: CodeKeywordDefinition = {
-  keyword: ['maxLength', 'minLength'],
-  type: 'string',
-  schemaType: 'number',
-  $data: true,
-  error: {
-    message: ({ keyword, schemaCode }) => str`must NOT have ${keyword === 'maxLength' ? 'more' : 'fewer'} than ${schemaCode} characters`,
-    params: ({ schemaCode }) => _`{limit: ${schemaCode}}`,
-  },
-  code(cxt) {
-    const { keyword, data, schemaCode, gen } = cxt;
-    const count = gen.scopeValue('func', { ref: ucs2length });
-    cxt.fail$data(
-      keyword === 'maxLength'
-        ? _`${data}.length > ${schemaCode} && ${count}(${data}) > ${schemaCode}`
-        : _`${data}.length < 2 * ${schemaCode} && ${count}(${data}) < ${schemaCode}`,
-    );
-  },
-};
-
 /** The AJV instance for the contract: JSON Schema 2020-12 (OpenAPI 3.1), full formats, every error listed. */
 function contractAjv(spec: object): Ajv2020 {
   const ajv = new Ajv2020({ strict: false, allErrors: true, validateSchema: false });
   addFormats(ajv, { mode: 'full' });
-  ajv.removeKeyword('maxLength');
-  ajv.removeKeyword('minLength');
-  ajv.addKeyword(LIMIT_LENGTH);
-  // Every user of a batch has the same created_at: the full check (a regex and a calendar check) runs once for it,
-  // not once per user. Only the last valid string is remembered, so the answer is the same as without it.
-  const dateTime = ajv.formats['date-time'] as FormatDefinition<string> | undefined;
-  if (typeof dateTime?.validate !== 'function') throw new Error('ajv-formats defines no date-time check to wrap');
-  const check = dateTime.validate as (value: string) => boolean;
-  let lastValid: string | undefined;
-  ajv.addFormat('date-time', {
-    ...dateTime,
-    validate: (value: string) => {
-      if (value === lastValid) return true;
-      const valid = check(value);
-      if (valid) lastValid = value;
-      return valid;
-    },
-  });
   ajv.addSchema(spec, 'openapi.json');
   return ajv;
 }
@@ -140,35 +88,23 @@ function validatorFor(validators: ResponseValidators, status: number, mediaType:
 }
 
 /**
- * Route middleware for one operation: its handler's res.json validates the body against the status's
- * application/json schema, then serializes it once; a body the contract does not allow is not sent, and res.json
- * throws ResponseContractViolation instead (an async handler's error goes to the error handler).
- * @example app.post(route, validateJsonResponses('createUsersBatch', validators.get('createUsersBatch')!), handler)
+ * Checks the body an operation answers with a status against that status's application/json schema; a body the
+ * contract does not allow must not be sent, so this throws ResponseContractViolation instead (the error handler
+ * answers 500 and logs why).
+ * @example checkJsonResponse('createUsersBatch', validators.get('createUsersBatch')!, 200, users); res.status(200).json(users);
  */
-export function validateJsonResponses(operationId: OperationId, validators: ResponseValidators): RequestHandler {
-  function json(this: Response, body: unknown): Response {
-    const status = this.statusCode;
-    const validate = validatorFor(validators, status, JSON_MEDIA_TYPE);
-    if (!validate) {
-      throw new ResponseContractViolation(operationId, status, [
-        { instancePath: '', message: `the contract documents no ${JSON_MEDIA_TYPE} body for status ${status}` },
-      ]);
-    }
-    if (!validate(body)) {
-      const violations = (validate.errors ?? []).map(({ instancePath, message, params }) => ({
-        instancePath,
-        message: message ?? 'is not valid',
-        params,
-      }));
-      throw new ResponseContractViolation(operationId, status, violations);
-    }
-    // Serialized once, here; res.send only encodes the text.
-    this.set('Content-Type', 'application/json; charset=utf-8');
-    this.send(JSON.stringify(body));
-    return this;
+export function checkJsonResponse(operationId: OperationId, validators: ResponseValidators, status: number, body: unknown): void {
+  const validate = validatorFor(validators, status, JSON_MEDIA_TYPE);
+  if (!validate) {
+    throw new ResponseContractViolation(operationId, status, [
+      { instancePath: '', message: `the contract documents no ${JSON_MEDIA_TYPE} body for status ${status}` },
+    ]);
   }
-  return (_req, res, next) => {
-    res.json = json;
-    next();
-  };
+  if (validate(body)) return;
+  const violations = (validate.errors ?? []).map(({ instancePath, message, params }) => ({
+    instancePath,
+    message: message ?? 'is not valid',
+    params,
+  }));
+  throw new ResponseContractViolation(operationId, status, violations);
 }

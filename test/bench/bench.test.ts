@@ -63,7 +63,7 @@ describe('bench/run.ts --quick', () => {
 
   it('meets no error on any target and gets only 200s from the stub', () => {
     for (const row of rows) expect(row.errors, `${row.target} ${row.batch}`).toBe('0');
-    // The stub's targets and the Fastify peer: every target that stores what it acknowledges.
+    // The stub's targets and both peers (Fastify, plain Express): every target that stores what it acknowledges.
     const stubRows = rows.filter((r) => STORING.includes(r.target as (typeof STORING)[number]));
     expect(stubRows).toHaveLength(STORING.length * QUICK_SIZES.length);
     for (const row of stubRows) {
@@ -73,7 +73,7 @@ describe('bench/run.ts --quick', () => {
     }
   });
 
-  it('finds in the database exactly the users each storing target acknowledged: SQLite file, memory, PostgreSQL, the peer', () => {
+  it('finds in the database exactly the users each storing target acknowledged: SQLite file, memory, PostgreSQL, both peers', () => {
     for (const target of STORING) {
       for (const row of rows.filter((r) => r.target === target)) {
         const match = /; ([\d,]+) stored = ([\d,]+) acknowledged/.exec(row.checks ?? '');
