@@ -14,7 +14,8 @@ import express, { type ErrorRequestHandler, type Express, type Request } from 'e
 import * as OpenApiValidator from 'express-openapi-validator';
 import { SPEC_FILE } from '../server/app.js';
 import { ApiError, classify, toProblem } from '../server/errors.js';
-import { BUSY_TIMEOUT_MS, migrate } from '../server/storage/sqlite-writer.js';
+import { migrate } from '../server/storage/sqlite.js';
+import { BUSY_TIMEOUT_MS } from '../server/storage/sqlite-writer.js';
 import { batchConflict, type CreateUser, newUser, type User } from '../core/storage.js';
 import { tenantFormatError } from '../core/tenant.js';
 import { uuidv7 } from '../core/uuid.js';
