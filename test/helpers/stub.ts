@@ -1,12 +1,27 @@
 /** Starts the real stub on 127.0.0.1, port 0, for a test file; nothing is mocked. */
 import { pino, type Logger } from 'pino';
-import { parseConfig } from '../../server/config.js';
+import { parseConfig, type Config } from '../../server/config.js';
 import type { Operations } from '../../core/operation.js';
 import { startServer, type RunningServer } from '../../server/start.js';
 
 export const TENANT = '40dd0c53-2fa7-4193-82ae-14d4e62c20fb';
 export const OTHER_TENANT = 'a3c1f0de-5b7e-4c2a-9f1d-6e8b0c4d2a71';
 export const BATCH_PATH = '/api/v1/public/users/batch';
+
+/**
+ * The configuration startStub uses: an in-memory database, both test tenants, port 0 of 127.0.0.1; `env` on top. A
+ * test of a fixed setting (a timeout) changes the returned object, as no environment variable can.
+ */
+export function stubConfig(env: Record<string, string> = {}): Config {
+  return parseConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: ':memory:',
+    HESH_TENANTS: `${TENANT},${OTHER_TENANT}`,
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+}
 
 /** A stub on an in-memory database (or the given one) with both test tenants provisioned; silent unless given a logger. */
 export function startStub(
@@ -15,15 +30,7 @@ export function startStub(
   docsFile?: string,
   logger: Logger = pino({ level: env.LOG_LEVEL ?? 'silent' }),
 ): Promise<RunningServer> {
-  const config = parseConfig({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATABASE_URL: ':memory:',
-    HESH_TENANTS: `${TENANT},${OTHER_TENANT}`,
-    LOG_LEVEL: 'silent',
-    ...env,
-  });
-  return startServer(config, { operations, docsFile, logger });
+  return startServer(stubConfig(env), { operations, docsFile, logger });
 }
 
 /** n valid users with unique external ids, distinguishable by `tag`. */
