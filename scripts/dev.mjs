@@ -122,7 +122,11 @@ export async function compileSources({ root = ROOT, out = DEV_DIR } = {}) {
       }
     }
   }
-  for (const dir of LINKED_DIRS) if (existsSync(join(root, dir))) link(root, out, dir);
+  for (const dir of LINKED_DIRS) {
+    // Made when missing, so that what a build writes there later (the docs page) is seen through the link at once.
+    mkdirSync(join(root, dir), { recursive: true });
+    link(root, out, dir);
+  }
   // A deleted source's output goes, so that an import of it fails as it would from the sources.
   for (const rel of Object.keys(manifest.sources ?? {})) {
     if (!(rel in sources)) rmSync(join(out, rel.replace(/\.ts$/, '.js')), { force: true });

@@ -46,6 +46,11 @@ describe('scripts/dev.mjs compileSources', () => {
     expect(run()).toBe('hello dev 1 1 undefined');
   });
 
+  it("links build/, made when missing, so that a page built there after the start is seen", async () => {
+    write('build/docs/hosted.html', 'page');
+    expect(readFileSync(join(out, 'build', 'docs', 'hosted.html'), 'utf8')).toBe('page');
+  });
+
   it('compiles nothing when nothing changed', async () => {
     expect(await compileSources({ root, out })).toEqual([]);
   });
