@@ -7,8 +7,8 @@
  *   npm run bench -- --quick                       smoke run (<30 s): 1 s per cell, batch sizes 1 and 100
  *   npm run bench -- --only baseline,stub-sqlite-file --sizes 1000 --profile
  *                                                  CPU profile of each measured cell in build/profiles/
- *   npm run bench -- --startup-only                time to healthy of npm start and npm run start:prod, cold and
- *                                                  warm (bench/startup.ts); a full run measures it too, after the load
+ *   npm run bench -- --startup-only                time to ready of npm start, npm run start:prod and npm run mock,
+ *                                                  cold and warm (bench/startup.ts); a full run measures it too, after the load
  *   other flags: --duration S, --warmup S, --connections N, --out FILE, --startup (with --quick or --only)
  */
 import { randomUUID } from 'node:crypto';
@@ -421,7 +421,7 @@ async function main(): Promise<number> {
   }
   let startup: StartupResult[] = [];
   if (settings.startup) {
-    process.stderr.write('startup: npm start, then npm run build:server and npm run start:prod\n');
+    process.stderr.write('startup: npm start, then npm run build:server and npm run start:prod, then npm run mock\n');
     startup = await benchStartup(ROOT, () => buildServer());
   }
   const seconds = (Date.now() - startedAt.getTime()) / 1000;

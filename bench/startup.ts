@@ -1,15 +1,17 @@
 /**
  * How long a command takes from being started to answering: the time from spawning it (the npm script itself, as a
  * person types it) to its first ready answer, on a free port of 127.0.0.1. A cold start is the first one after the
- * code changed (for `npm start`, tsx's compile cache is empty); warm starts are the ones after it, and the median of
- * several is reported. Used by bench/run.ts (`npm run bench -- --startup`) and callable for any command.
+ * code changed (for `npm start` and `npm run mock`, scripts/dev.mjs's compiled sources removed); warm starts are the
+ * ones after it, and the median of several is reported, each with the machine's load average when it began. Used by
+ * bench/run.ts (`npm run bench:startup`, and a full `npm run bench`) and callable for any command.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { compiledWriterIfCurrent } from '../server/storage/writer-module.js';
+import { deref, operationsOf } from '../core/spec.js';
+import { DEV_DIR } from '../scripts/dev.mjs';
 import { freePort } from '../test/helpers/stub-process.js';
 
 /** How often readiness is asked while a command starts. */
@@ -49,8 +51,12 @@ export interface StartupResult {
   coldMeans: string;
   /** The first start after makeCold, in ms. */
   coldMs: number;
+  /** The 1-minute load average when the cold start began. */
+  coldLoad: number;
   /** Each warm start, in ms, in the order they ran. */
   warmMs: number[];
+  /** The 1-minute load average when each warm start began. */
+  warmLoads: number[];
   /** The median of warmMs. */
   warmMedianMs: number;
 }
@@ -107,7 +113,7 @@ export async function timeStart(command: StartCommand, extraEnv: Record<string, 
   }
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
@@ -119,6 +125,7 @@ function median(values: number[]): number {
  */
 export async function measureStartup(command: StartCommand, warmRuns = WARM_RUNS): Promise<StartupResult> {
   const cold = (await command.makeCold?.()) ?? {};
+  const coldLoad = loadavg()[0]!;
   let coldMs: number;
   try {
     coldMs = await timeStart(command, cold.env);
@@ -126,8 +133,12 @@ export async function measureStartup(command: StartCommand, warmRuns = WARM_RUNS
     cold.cleanup?.();
   }
   const warmMs: number[] = [];
-  for (let i = 0; i < warmRuns; i++) warmMs.push(await timeStart(command));
-  return { name: command.name, note: command.note, coldMeans: command.coldMeans, coldMs, warmMs, warmMedianMs: median(warmMs) };
+  const warmLoads: number[] = [];
+  for (let i = 0; i < warmRuns; i++) {
+    warmLoads.push(loadavg()[0]!);
+    warmMs.push(await timeStart(command));
+  }
+  return { name: command.name, note: command.note, coldMeans: command.coldMeans, coldMs, coldLoad, warmMs, warmLoads, warmMedianMs: median(warmMs) };
 }
 
 /** The stub's environment for a start: nothing kept, no rate limit needed, logs at info as by default. */
@@ -135,22 +146,68 @@ function stubEnv(port: number): Record<string, string> {
   return { PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: ':memory:' };
 }
 
-/**
- * `npm start`: a cold start has an empty tsx compile cache (tsx keeps it in the temp folder, given a fresh one),
- * as after a change to every file it compiles.
- */
+/** scripts/dev.mjs's compiled sources removed: the next `npm start` or `npm run mock` compiles every source. */
+function withoutCompiledSources(): ColdStart {
+  rmSync(DEV_DIR, { recursive: true, force: true });
+  return {};
+}
+
+const COMPILED_SOURCES_REMOVED = 'no compiled sources (.cache/dev/ removed): every source compiled, as on a fresh clone or after a change to every file';
+
+/** `npm start`: the sources as they are, compiled where they changed (scripts/dev.mjs). */
 export function npmStart(root: string): StartCommand {
   return {
     name: 'npm start',
-    coldMeans: "tsx's compile cache empty (a fresh temp folder), as after a change to every file",
+    coldMeans: COMPILED_SOURCES_REMOVED,
     command: 'npm',
     args: ['start', '--silent'],
     cwd: root,
     env: stubEnv,
-    makeCold: () => {
-      const dir = mkdtempSync(join(tmpdir(), 'hesh-startup-'));
-      return { env: { TMPDIR: dir }, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+    makeCold: withoutCompiledSources,
+  };
+}
+
+/**
+ * The first request of the spec a person would send: the first operation with a request body example and a
+ * documented 200, with that example and the security scheme's own example header (the default tenant).
+ */
+export function firstRequest(spec: Record<string, any>): { method: string; path: string; headers: Record<string, string>; body: string } {
+  for (const { path, method, operation } of operationsOf<Record<string, any>>(spec)) {
+    const content = deref<Record<string, any>>(spec, operation.requestBody)?.content?.['application/json'];
+    const example = Object.values<Record<string, any>>(content?.examples ?? {})[0];
+    if (!example || !operation.responses?.['200']) continue;
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    for (const requirement of operation.security ?? spec.security ?? []) {
+      for (const name of Object.keys(requirement)) {
+        const scheme = spec.components.securitySchemes[name];
+        if (scheme?.in === 'header') headers[scheme.name] = scheme['x-example'];
+      }
+    }
+    return { method: method.toUpperCase(), path, headers, body: JSON.stringify(deref<{ value: unknown }>(spec, example).value) };
+  }
+  throw new Error('no operation of the spec has a request body example and a 200');
+}
+
+/** `npm run mock`: ready when the first request of the spec (firstRequest) is answered 200 by Prism. */
+export function npmMock(root: string): StartCommand {
+  const request = firstRequest(JSON.parse(readFileSync(join(root, 'generated', 'openapi.json'), 'utf8')) as Record<string, any>);
+  return {
+    name: 'npm run mock',
+    coldMeans: COMPILED_SOURCES_REMOVED,
+    command: 'npm',
+    args: ['run', 'mock', '--silent'],
+    cwd: root,
+    env: (port) => ({ MOCK_PORT: String(port) }),
+    ready: async (origin) => {
+      try {
+        const response = await fetch(`${origin}${request.path}`, { method: request.method, headers: request.headers, body: request.body });
+        await response.arrayBuffer();
+        return response.status === 200;
+      } catch {
+        return false;
+      }
     },
+    makeCold: withoutCompiledSources,
   };
 }
 
@@ -176,39 +233,35 @@ export function npmStartProd(root: string, build: () => Promise<unknown>): Start
 /** The issue's goals for a warm start, by command name. */
 export const STARTUP_GOALS_MS: Record<string, number> = { 'npm start': 2_000, 'npm run mock': 2_500 };
 
-/** The results as a markdown table, one row per command, with its goal where it has one. */
-export function startupTable(results: StartupResult[]): string {
+/** The results as a markdown table, one row per command, with its goal where it has one and the load beside each figure. */
+export function startupTable(results: StartupResult[], cores = cpus().length): string {
   const ms = (n: number) => Math.round(n).toLocaleString('en-US');
+  const load = (n: number) => n.toFixed(1);
   return [
-    '| command | cold ms | warm ms (median) | warm ms (each) | goal (warm) | met | cold means |',
+    `| command | cold ms (load) | warm ms, median (load, median) | warm ms, each | goal (warm) | met | cold means |`,
     '| --- | --: | --: | --- | --: | --- | --- |',
     ...results.map((r) => {
       const goal = STARTUP_GOALS_MS[r.name];
-      const met = goal === undefined ? '—' : r.warmMedianMs <= goal ? 'yes' : '**no**';
-      return `| \`${r.name}\`${r.note ? ` (${r.note})` : ''} | ${ms(r.coldMs)} | ${ms(r.warmMedianMs)} | ${r.warmMs.map(ms).join(', ')} | ${goal === undefined ? '—' : `≤ ${ms(goal)}`} | ${met} | ${r.coldMeans} |`;
+      const busy = median(r.warmLoads) > cores ? ` (load above ${cores} cores: noisy)` : '';
+      const met = goal === undefined ? '—' : `${r.warmMedianMs <= goal ? 'yes' : '**no**'}${busy}`;
+      return `| \`${r.name}\`${r.note ? ` (${r.note})` : ''} | ${ms(r.coldMs)} (${load(r.coldLoad)}) | ${ms(r.warmMedianMs)} (${load(median(r.warmLoads))}) | ${r.warmMs.map(ms).join(', ')} | ${goal === undefined ? '—' : `≤ ${ms(goal)}`} | ${met} | ${r.coldMeans} |`;
     }),
   ].join('\n');
 }
 
 /**
- * The startup section of bench/results.md: `npm start` as found (with the compiled writer or not), then after
- * `build` (npm run build:server) `npm run start:prod`, and `npm start` again if the build made its writer compiled.
- * The mock's command goes in `more` (measured last, the same way).
+ * The startup section of bench/results.md: `npm start`, then after `build` (npm run build:server)
+ * `npm run start:prod`, then `npm run mock`, and any `more` commands, each cold then warm.
  * @example const results = await benchStartup(ROOT, () => buildServer());
  */
 export async function benchStartup(root: string, build: () => Promise<unknown>, more: StartCommand[] = []): Promise<StartupResult[]> {
   const results: StartupResult[] = [];
-  const writerNote = () => (compiledWriterIfCurrent(join(root, 'dist-server'), root) ? 'writer thread: compiled' : 'writer thread: through tsx');
-  const before = writerNote();
-  results.push(await measureStartup({ ...npmStart(root), note: before }));
-  results.push(await measureStartup(npmStartProd(root, build)));
-  if (writerNote() !== before) results.push(await measureStartup({ ...npmStart(root), note: writerNote() }));
-  for (const command of more) results.push(await measureStartup(command));
+  for (const command of [npmStart(root), npmStartProd(root, build), npmMock(root), ...more]) results.push(await measureStartup(command));
   return results;
 }
 
 /** How the startup table was measured, for the results page. */
 export const STARTUP_NOTES = [
-  `- Time from spawning the command (as typed: npm, its script and its hooks) to the first \`200\` from \`GET /healthz\` (asked every ${POLL_MS} ms), on a free port of 127.0.0.1 with \`DATABASE_URL=:memory:\`; then SIGTERM to the command's process group.`,
-  `- One cold start, then ${WARM_RUNS} warm ones, one after another; the goal is judged on the warm median. \`npm start\`'s writer thread loads the writer compiled by \`npm run build:server\` when that build is of the current sources, else the TypeScript writer through tsx (server/storage/writer-module.ts): the note says which.`,
+  `- Time from spawning the command (as typed: npm, its script and its hooks) to its first ready answer, asked every ${POLL_MS} ms on a free port of 127.0.0.1: for the stub (\`DATABASE_URL=:memory:\`) a \`200\` from \`GET /healthz\`; for the mock a \`200\` to the spec's first request example; then SIGTERM to the command's process group.`,
+  `- One cold start, then ${WARM_RUNS} warm ones, one after another; the goal is judged on the warm median. The load is the 1-minute load average when a start began: above the number of cores, other processes were waiting for CPU and the figure overstates the command's own time.`,
 ];

@@ -3,9 +3,9 @@
  * the waits a client is asked for. No Node API.
  */
 
-/** The largest request body, in bytes, once inflated (the stub's BODY_LIMIT by default). */
+/** The largest request body, in bytes, once inflated: 1000 users of maximum length fit, with room for formatting. */
 export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
-/** The largest request line and headers, in bytes (the stub's MAX_HEADER_SIZE by default). */
+/** The largest request line and headers, in bytes: Node's default --max-http-header-size, which the stub keeps. */
 export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
 /** The contract lists at most this many violations in one problem. */
 export const MAX_ERRORS = 1000;

@@ -13,6 +13,8 @@
  * breaks the response schema becomes a 500 problem listing the violations, as prism-http-server answers it.
  */
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
+// First: Prism's generator then gets faker's English instance alone (docs/decisions/0010).
+import './faker-english.js';
 import { configureExtensionsUserProvided } from '@stoplight/prism-cli/dist/extensions.js';
 import { createLogger } from '@stoplight/prism-core';
 import {

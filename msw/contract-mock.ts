@@ -55,8 +55,8 @@ export interface ContractMockOptions {
   /** Largest body, in bytes; the stub's default unless given. */
   bodyLimit?: number;
   /**
-   * Largest request line and headers, in bytes, as the stub's MAX_HEADER_SIZE: over it, 431. Counted from what the
-   * handler sees (a browser adds headers of its own), so it is exact only away from the limit.
+   * Largest request line and headers, in bytes, as the stub's (Node's --max-http-header-size): over it, 431.
+   * Counted from what the handler sees (a browser adds headers of its own), so it is exact only away from the limit.
    */
   maxHeaderSize?: number;
 }

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { DOCS_ORIGIN_PLACEHOLDER } from '../server/docs-origin.js';
 import { withCodeSamples } from './code-samples.js';
@@ -70,16 +70,25 @@ export async function buildDocs(outFile = DOCS_FILE, variant: DocsVariant = 'pub
   return outFile;
 }
 
-/** Where the pages record what they were built from. */
-const STAMP_FILE = join(ROOT, 'build', 'docs', 'built-from.sha256');
+/**
+ * Where the pages record what they were built from: the inputs (relative to the root), their digest and the pages.
+ * scripts/dev.mjs (`npm start`) reads it to tell, without this script or tsx, whether the pages are current.
+ */
+export const STAMP_FILE = join(ROOT, 'build', 'docs', 'built-from.json');
 
-/** A digest of everything the pages are built from: the bundle, this script and what it calls, Redocly's version. */
+/** Everything the pages are built from: the bundle, this script and what it calls, Redocly's version. */
+const INPUTS = [SPEC_FILE, import.meta.filename, join(ROOT, 'scripts', 'code-samples.ts'), join(ROOT, 'server', 'docs-origin.ts'), join(ROOT, 'node_modules', '@redocly', 'cli', 'package.json')];
+
 async function sourcesDigest(): Promise<string> {
   const hash = createHash('sha256');
-  for (const file of [SPEC_FILE, import.meta.filename, join(ROOT, 'scripts', 'code-samples.ts'), join(ROOT, 'server', 'docs-origin.ts'), join(ROOT, 'node_modules', '@redocly', 'cli', 'package.json')]) {
-    hash.update(await readFile(file));
-  }
+  for (const file of INPUTS) hash.update(await readFile(file));
   return hash.digest('hex');
+}
+
+interface Stamp {
+  inputs: string[];
+  digest: string;
+  pages: string[];
 }
 
 /**
@@ -89,13 +98,15 @@ async function sourcesDigest(): Promise<string> {
  */
 export async function buildAllDocs({ ifChanged = false } = {}): Promise<boolean> {
   const digest = await sourcesDigest();
+  const pages = [DOCS_FILE, HOSTED_DOCS_FILE];
   if (ifChanged) {
-    const built = await readFile(STAMP_FILE, 'utf8').catch(() => '');
-    const present = await Promise.all([DOCS_FILE, HOSTED_DOCS_FILE].map((f) => access(f).then(() => true, () => false)));
-    if (built === digest && present.every(Boolean)) return false;
+    const built = (await readFile(STAMP_FILE, 'utf8').then(JSON.parse, () => undefined)) as Stamp | undefined;
+    const present = await Promise.all(pages.map((f) => access(f).then(() => true, () => false)));
+    if (built?.digest === digest && present.every(Boolean)) return false;
   }
   await Promise.all([buildDocs(), buildDocs(HOSTED_DOCS_FILE, 'hosted')]);
-  await writeFile(STAMP_FILE, digest);
+  const stamp: Stamp = { inputs: INPUTS.map((f) => relative(ROOT, f)), digest, pages: pages.map((f) => relative(ROOT, f)) };
+  await writeFile(STAMP_FILE, `${JSON.stringify(stamp, null, 2)}\n`);
   return true;
 }
 

@@ -11,8 +11,6 @@ import { createApp, type AppOptions } from './app.js';
 import type { Config } from './config.js';
 import { classifyClientError, rawProblemResponse } from './errors.js';
 import { createLogger } from './logger.js';
-import { openPostgresStorage } from './storage/postgres.js';
-import { openSqliteStorage } from './storage/sqlite.js';
 import type { Storage } from '../core/storage.js';
 import { withKnownTenants } from './storage/known-tenants.js';
 
@@ -36,8 +34,9 @@ export interface RunningServer {
  */
 export async function openStorage(config: Pick<Config, 'database'>, logger?: Logger): Promise<Storage> {
   const { database } = config;
-  if (database.kind === 'sqlite') return withKnownTenants(openSqliteStorage(database.path));
-  return withKnownTenants(await openPostgresStorage({ ...database, logger }));
+  // Each engine's driver is loaded only when it is the one configured: a SQLite start never loads pg.
+  if (database.kind === 'sqlite') return withKnownTenants((await import('./storage/sqlite.js')).openSqliteStorage(database.path));
+  return withKnownTenants(await (await import('./storage/postgres.js')).openPostgresStorage({ ...database, logger }));
 }
 
 /**
@@ -52,21 +51,28 @@ export async function startServer(
   const { storage: given, ...options } = extra;
   const logger = extra.logger ?? createLogger(config.logLevel);
   const storage = given ?? (await openStorage(config, logger));
+  let app: Awaited<ReturnType<typeof createApp>>;
   try {
-    for (const tenant of config.tenants) await storage.provisionTenant(tenant);
+    // The tenants are provisioned while the app is built: a SQLite writer thread starts on another core meanwhile.
+    const provisioned = (async () => {
+      for (const tenant of config.tenants) await storage.provisionTenant(tenant);
+    })();
+    [, app] = await Promise.all([
+      provisioned,
+      createApp({
+        storage,
+        logger,
+        bodyLimit: config.bodyLimit,
+        bodiesInFlight: config.bodiesInFlight,
+        rateLimitPerMinute: config.rateLimitPerMinute,
+        corsOrigins: config.corsOrigins,
+        ...options,
+      }),
+    ]);
   } catch (error) {
     await storage.close();
     throw error;
   }
-  const app = await createApp({
-    storage,
-    logger,
-    bodyLimit: config.bodyLimit,
-    bodiesInFlight: config.bodiesInFlight,
-    rateLimitPerMinute: config.rateLimitPerMinute,
-    corsOrigins: config.corsOrigins,
-    ...options,
-  });
 
   const server = createServer(
     {

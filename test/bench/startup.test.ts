@@ -6,7 +6,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { measureStartup, startupTable, timeStart, type StartCommand } from '../../bench/startup.js';
+import { firstRequest, measureStartup, startupTable, timeStart, type StartCommand } from '../../bench/startup.js';
+import { startMock } from '../../mock/start-mock.js';
+import { spec } from '../helpers/contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hesh-startup-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -70,7 +72,29 @@ describe('bench/startup.ts', () => {
     expect(result.warmMs).toHaveLength(3);
     expect(result.coldMs).toBeGreaterThan(0);
     expect(result.warmMedianMs).toBe([...result.warmMs].sort((a, b) => a - b)[1]);
+    expect(result.warmLoads).toHaveLength(3);
     expect(startupTable([result])).toContain('| `test server` |');
+  });
+
+  it('says beside a goal that the load was above the cores, when it was', () => {
+    const result = { name: 'npm start', coldMeans: '', coldMs: 900, coldLoad: 5, warmMs: [800, 900, 1000], warmLoads: [5, 5, 5], warmMedianMs: 900 };
+    expect(startupTable([result], 2)).toContain('| yes (load above 2 cores: noisy) |');
+    expect(startupTable([{ ...result, warmLoads: [1, 1, 1] }], 2)).toContain('| yes |');
+    expect(startupTable([{ ...result, warmMedianMs: 2_500 }], 8)).toContain('| **no** |');
+  });
+
+  it("times the mock to a 200 for the spec's first request example, which the mock answers 200", async () => {
+    const request = firstRequest(spec);
+    expect(Object.keys(spec.paths)).toContain(request.path);
+    expect(request.headers['x-tenant-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const mock = await startMock();
+    try {
+      const response = await fetch(`${mock.url}${request.path}`, { method: request.method, headers: request.headers, body: request.body });
+      await response.arrayBuffer();
+      expect(response.status).toBe(200);
+    } finally {
+      await mock.stop();
+    }
   });
 
   it('fails with the output of a command that exits before it is healthy', async () => {

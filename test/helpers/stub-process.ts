@@ -1,5 +1,5 @@
 /**
- * The stub as a deployment runs it: `node --import tsx server/main.ts` in a child process of its own, on a free
+ * The stub as `npm start` runs it: `node scripts/dev.mjs server/main.ts` in a child process of its own, on a free
  * port of 127.0.0.1, configured only by its environment.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -35,7 +35,7 @@ export async function freePort(): Promise<number> {
  */
 export async function startStubProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<StubProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+  const child = spawn(process.execPath, ['scripts/dev.mjs', 'server/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,7 +7,7 @@
  */
 import { pino, type Logger } from 'pino';
 import { createMemoryStore } from '../../core/memory-store.js';
-import { parseConfig } from '../../server/config.js';
+import { parseConfig, type Config } from '../../server/config.js';
 import type { Operations } from '../../core/operation.js';
 import { startServer, type RunningServer } from '../../server/start.js';
 
@@ -17,6 +17,21 @@ export const BATCH_PATH = '/api/v1/public/users/batch';
 
 /** The environment of a stub on SQLite in memory: `startStub(SQLITE)`, `startStub({ ...SQLITE, CORS_ORIGINS })`. */
 export const SQLITE = { DATABASE_URL: ':memory:' } as const;
+
+/**
+ * The configuration startStub uses: an in-memory database, both test tenants, port 0 of 127.0.0.1; `env` on top. A
+ * test of a fixed setting (a timeout) changes the returned object, as no environment variable can.
+ */
+export function stubConfig(env: Record<string, string> = {}): Config {
+  return parseConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: ':memory:',
+    HESH_TENANTS: `${TENANT},${OTHER_TENANT}`,
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+}
 
 /**
  * A stub with both test tenants provisioned (and no other), on the memory store, or on the database `env.DATABASE_URL`
@@ -29,17 +44,9 @@ export function startStub(
   docsFile?: string,
   logger: Logger = pino({ level: env.LOG_LEVEL ?? 'silent' }),
 ): Promise<RunningServer> {
-  const config = parseConfig({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATABASE_URL: ':memory:',
-    HESH_TENANTS: `${TENANT},${OTHER_TENANT}`,
-    LOG_LEVEL: 'silent',
-    ...env,
-  });
   // Only the tenants provisioned exist, as on a database (the store's default, every tenant, is a mock's).
   const storage = env.DATABASE_URL === undefined ? createMemoryStore({ tenants: [] }) : undefined;
-  return startServer(config, { operations, docsFile, logger, storage });
+  return startServer(stubConfig(env), { operations, docsFile, logger, storage });
 }
 
 /** n valid users with unique external ids, distinguishable by `tag`. */

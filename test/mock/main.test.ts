@@ -12,9 +12,9 @@ const ROOT = resolve(import.meta.dirname, '..', '..');
 const TENANT = '40dd0c53-2fa7-4193-82ae-14d4e62c20fb';
 const ORIGIN = (spec as unknown as { servers: { url: string }[] }).servers[0]!.url;
 
-/** mock/main.ts in one Node process, as `npm run mock` runs it (tsx's ESM loader, not a parent that relays signals). */
+/** mock/main.ts in one Node process, as `npm run mock` runs it (scripts/dev.mjs, not a parent that relays signals). */
 function runMain(env: Record<string, string>): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, ['--import', 'tsx/esm', 'mock/main.ts'], {
+  return spawn(process.execPath, ['scripts/dev.mjs', 'mock/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: 'pipe',

@@ -83,12 +83,11 @@ describe.sequential('the stub on PostgreSQL while the database restarts', () => 
     await waitForPostgres(30_000);
     db = await createTestDatabase();
     stub = await startStubProcess({
-      DATABASE_URL: db.url,
+      DATABASE_URL: `${db.url}${db.url.includes('?') ? '&' : '?'}connect_timeout=2`,
       HESH_TENANTS: TENANT,
       RATE_LIMIT_PER_MINUTE: '0',
       LOG_LEVEL: 'warn',
       DATABASE_POOL_SIZE: '5',
-      DATABASE_CONNECT_TIMEOUT_MS: '2000',
     });
   });
   afterAll(async () => {

@@ -1,5 +1,5 @@
 /**
- * The budget of request bodies in flight (server/body-budget.ts, BODIES_IN_FLIGHT): later bodies wait, in order,
+ * The budget of request bodies in flight (server/body-budget.ts, Config.bodiesInFlight): later bodies wait, in order,
  * and every request is still answered; a body over the budget goes alone; a client that leaves while waiting gives
  * its place back; a body still being sent, and a request without a body, never count.
  */
@@ -9,10 +9,11 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bodyBudget } from '../../server/body-budget.js';
-import type { RunningServer } from '../../server/start.js';
+import { pino } from 'pino';
+import { startServer, type RunningServer } from '../../server/start.js';
 import { newUser } from '../../core/storage.js';
 import { uuidv7 } from '../../core/uuid.js';
-import { makeUsers, post, startStub } from '../helpers/stub.js';
+import { makeUsers, post, stubConfig } from '../helpers/stub.js';
 
 /** An app behind bodyBudget(max) whose handler holds each request until the test lets it go. */
 function heldApp(max: number) {
@@ -177,15 +178,15 @@ describe('bodyBudget', () => {
   });
 });
 
-describe('the stub with BODIES_IN_FLIGHT', () => {
+describe('the stub with a budget of bodies in flight', () => {
   let stub: RunningServer;
   let inHandler = 0;
   let mostInHandler = 0;
 
   beforeAll(async () => {
-    stub = await startStub(
-      { BODIES_IN_FLIGHT: '4kb' },
-      {
+    stub = await startServer({ ...stubConfig(), bodiesInFlight: 4 * 1024 }, {
+      logger: pino({ level: 'silent' }),
+      operations: {
         // Holds each batch for a moment, as a slow store would, and answers it as created.
         createUsersBatch: {
           handle: async ({ body }) => {
@@ -197,7 +198,7 @@ describe('the stub with BODIES_IN_FLIGHT', () => {
           },
         },
       },
-    );
+    });
   });
   afterAll(async () => {
     await stub.close();

@@ -1,7 +1,16 @@
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RunningServer } from '../../server/start.js';
-import { BATCH_PATH, startStub, TENANT } from '../helpers/stub.js';
+import { pino } from 'pino';
+import { createMemoryStore } from '../../core/memory-store.js';
+import type { Config } from '../../server/config.js';
+import { startServer, type RunningServer } from '../../server/start.js';
+import { BATCH_PATH, stubConfig, TENANT } from '../helpers/stub.js';
+
+/** The stub with fixed settings changed, as a test can and no variable does. */
+function startWith(settings: Partial<Config>): Promise<RunningServer> {
+  const storage = createMemoryStore({ tenants: [] });
+  return startServer({ ...stubConfig(), ...settings }, { logger: pino({ level: 'silent' }), storage });
+}
 
 /** Node's own headersTimeout (and less than its requestTimeout, 300 s): an answer sooner comes from the configured one. */
 const NODE_DEFAULT_HEADERS_TIMEOUT_MS = 60_000;
@@ -51,24 +60,25 @@ describe('startServer: limits of the HTTP server', () => {
     stub = undefined;
   });
 
-  it('applies the configured timeouts to the server', async () => {
-    stub = await startStub({ HEADERS_TIMEOUT_MS: '7000', REQUEST_TIMEOUT_MS: '9000', KEEP_ALIVE_TIMEOUT_MS: '11000' });
-    expect(stub.server.headersTimeout).toBe(7000);
-    expect(stub.server.requestTimeout).toBe(9000);
+  it('applies the configured timeouts to the server: the fixed ones, and KEEP_ALIVE_TIMEOUT_MS', async () => {
+    const config = stubConfig({ KEEP_ALIVE_TIMEOUT_MS: '11000' });
+    stub = await startServer(config, { logger: pino({ level: 'silent' }) });
+    expect(stub.server.headersTimeout).toBe(config.headersTimeoutMs);
+    expect(stub.server.requestTimeout).toBe(config.requestTimeoutMs);
     expect(stub.server.keepAliveTimeout).toBe(11000);
   });
 
-  it('refuses headers over MAX_HEADER_SIZE with a 431 problem and closes the connection', async () => {
+  it('refuses headers over the configured size with a 431 problem and closes the connection', async () => {
     // 5000 bytes pass Node's own default of 16 KiB: only the configured 4 KiB refuses them.
-    stub = await startStub({ MAX_HEADER_SIZE: '4kb' });
+    stub = await startWith({ maxHeaderSize: 4 * 1024 });
     const { text } = await exchange(stub.url, (send) =>
       send(`POST ${BATCH_PATH} HTTP/1.1\r\nHost: x\r\nx-tenant-id: ${TENANT}\r\nx-padding: ${'a'.repeat(5000)}\r\n\r\n`),
     );
     expectRawProblem(text, 431, 'headers-too-large');
   });
 
-  it('answers headers that do not arrive within HEADERS_TIMEOUT_MS with a 408 problem, not before it', async () => {
-    stub = await startStub({ HEADERS_TIMEOUT_MS: '1000', REQUEST_TIMEOUT_MS: '5000' });
+  it('answers headers that do not arrive within the headers timeout with a 408 problem, not before it', async () => {
+    stub = await startWith({ headersTimeoutMs: 1000, requestTimeoutMs: 5000 });
     const { text, ms } = await exchange(stub.url, (send) => send(`POST ${BATCH_PATH} HTTP/1.1\r\nHost: x\r\n`));
     expectRawProblem(text, 408, 'request-timeout');
     // Not before the configured timeout, and sooner than Node's default: no budget a busy machine could miss.
@@ -76,8 +86,8 @@ describe('startServer: limits of the HTTP server', () => {
     expect(ms).toBeLessThan(NODE_DEFAULT_HEADERS_TIMEOUT_MS);
   }, BEYOND_NODE_DEFAULTS_MS);
 
-  it('answers a body that does not arrive within REQUEST_TIMEOUT_MS with a 408 problem', async () => {
-    stub = await startStub({ HEADERS_TIMEOUT_MS: '1000', REQUEST_TIMEOUT_MS: '1500' });
+  it('answers a body that does not arrive within the request timeout with a 408 problem, not before it', async () => {
+    stub = await startWith({ headersTimeoutMs: 1000, requestTimeoutMs: 1500 });
     const { text, ms } = await exchange(stub.url, (send) =>
       send(
         `POST ${BATCH_PATH} HTTP/1.1\r\nHost: x\r\nx-tenant-id: ${TENANT}\r\ncontent-type: application/json\r\n` +
