@@ -33,6 +33,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     env: { REDOCLY_TELEMETRY: 'off', SCARF_ANALYTICS: 'false' },
+    // The sources compiled once, as `npm start` compiles them: SQLite writer threads then load compiled modules
+    // instead of starting tsx each (test/helpers/compile-sources.ts).
+    globalSetup: ['test/helpers/compile-sources.ts'],
     projects: [
       { extends: true, test: { name: 'fast', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/restart/**', 'test/proof/**', ...SLOW] } },
       { extends: true, test: { name: 'slow', include: SLOW } },

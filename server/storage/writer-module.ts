@@ -1,10 +1,11 @@
 /**
  * Which modules the SQLite writer thread loads (see sqlite-writer-thread.mjs): the writer host and the engine.
- * Compiled code loads the compiled modules it names. Code run from the TypeScript sources (`npm start`, tests) loads
- * the module that `npm run build:server` compiled into dist-server/ when that copy was compiled from exactly the
- * sources present (the SHA-256 of each, in dist-server/sources.json), and otherwise the TypeScript module, through
- * tsx: that costs the thread ~0.5–1 s more at startup (tsx's loader, started in the thread). An edited source is never
- * shadowed by an old build: a single changed byte, in the module or in what it imports, selects the TypeScript one.
+ * Compiled code loads the compiled modules it names. Code run from the TypeScript sources (tests, tools) loads a
+ * compiled copy when one was compiled from exactly the sources present (the SHA-256 of each, in the copy's
+ * sources.json): the one `npm start` and the test run's setup keep in .cache/dev/ (scripts/dev.mjs), else the one
+ * `npm run build:server` wrote into dist-server/; and otherwise the TypeScript module, through tsx: that costs the
+ * thread ~0.5–1 s more at startup (tsx's loader, started in the thread). An edited source is never shadowed by an old
+ * build: a single changed byte, in the module or in what it imports, selects the TypeScript one.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -14,6 +15,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const ROOT = resolve(import.meta.dirname, '..', '..');
 /** scripts/build-server.ts's DIST_SERVER_DIR (not imported: that script needs the TypeScript compiler). */
 const DIST_SERVER_DIR = join(ROOT, 'dist-server');
+/** scripts/dev.mjs's DEV_DIR (not imported: plain JavaScript outside the compiled sources). */
+const DEV_DIR = join(ROOT, '.cache', 'dev');
 const WRITER = join('server', 'storage', 'sqlite-writer.ts');
 /** Relative imports in tsc's output: `from './x.js'`, `import './x.js'`, `import('./x.js')`. */
 const RELATIVE_IMPORT = /(?:\bfrom|\bimport)\s*\(?\s*['"](\.\.?\/[^'"]+)['"]/g;
@@ -27,7 +30,9 @@ const RELATIVE_IMPORT = /(?:\bfrom|\bimport)\s*\(?\s*['"](\.\.?\/[^'"]+)['"]/g;
 export function compiledWriterIfCurrent(dist: string, root: string, source = WRITER): string | undefined {
   let recorded: Record<string, string>;
   try {
-    recorded = JSON.parse(readFileSync(join(dist, 'sources.json'), 'utf8')) as Record<string, string>;
+    // dist-server/ records the digests alone; .cache/dev/ records them under `sources`, with its compiler's key.
+    const manifest = JSON.parse(readFileSync(join(dist, 'sources.json'), 'utf8')) as Record<string, unknown>;
+    recorded = (typeof manifest.sources === 'object' ? manifest.sources : manifest) as Record<string, string>;
   } catch {
     return undefined;
   }
@@ -61,6 +66,7 @@ export function compiledWriterIfCurrent(dist: string, root: string, source = WRI
 export function threadModule(moduleUrl: string): string {
   const file = fileURLToPath(moduleUrl);
   if (!file.endsWith('.ts')) return moduleUrl;
-  const compiled = compiledWriterIfCurrent(DIST_SERVER_DIR, ROOT, relative(ROOT, file));
+  const source = relative(ROOT, file);
+  const compiled = compiledWriterIfCurrent(DEV_DIR, ROOT, source) ?? compiledWriterIfCurrent(DIST_SERVER_DIR, ROOT, source);
   return compiled ? pathToFileURL(compiled).href : moduleUrl;
 }

@@ -53,6 +53,14 @@ describe('compiledWriterIfCurrent', () => {
     expect(compiledWriterIfCurrent(dist, root)).toBeUndefined();
   });
 
+  it("reads the digests of scripts/dev.mjs's cache too, recorded under `sources`", () => {
+    const digests = Object.fromEntries(Object.entries(SOURCES).map(([f, t]) => [f, createHash('sha256').update(t).digest('hex')]));
+    write(join(dist, 'sources.json'), JSON.stringify({ compiler: 'esbuild', sources: digests }));
+    expect(compiledWriterIfCurrent(dist, root)).toBe(join(dist, 'server/storage/sqlite-writer.js'));
+    write(join(root, 'core/uuid.ts'), 'export const uuid = 4;\n');
+    expect(compiledWriterIfCurrent(dist, root)).toBeUndefined();
+  });
+
   it('names none when a compiled module is missing', () => {
     rmSync(join(dist, 'core/storage.js'));
     expect(compiledWriterIfCurrent(dist, root)).toBeUndefined();
