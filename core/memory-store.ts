@@ -1,10 +1,9 @@
 /**
  * The Storage interface kept in memory: the stateful mocks' store (Prism front, MSW) and the fast tests'. It answers
- * exactly as the SQLite and PostgreSQL engines do (the same batchConflict and newUser), one batch at a time, and
+ * exactly as the SQLite and PostgreSQL engines do (the same batchConflict, on the users the operation made), one batch at a time, and
  * forgets everything when the process ends. No Node API.
  */
-import { batchConflict, type BatchOutcome, type ExternalUserIdConflict, newUser, type CreateUser, type IdempotentRequest, type IdempotentResult, type Storage, type User } from './storage.js';
-import { uuidv7 } from './uuid.js';
+import { batchConflict, type BatchOutcome, type ExternalUserIdConflict, type IdempotentRequest, type IdempotentResult, type Storage, type User } from './storage.js';
 
 export interface MemoryStoreOptions {
   /** Only these tenants exist (and those provisioned later); by default every tenant exists, as a mock wants. */
@@ -35,25 +34,21 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const copy = <T>(value: T): T => structuredClone(value);
 
   /** The batch's users, or its conflict, as the engines decide it; stores the users when there is none. */
-  const runBatch = (tenantId: string, batch: readonly CreateUser[]): { users: User[] } | { conflict: ExternalUserIdConflict } => {
+  const runBatch = (tenantId: string, created: readonly User[]): { users: User[] } | { conflict: ExternalUserIdConflict } => {
     const tenant = tenantId.toLowerCase();
     const stored = users.get(tenant) ?? { list: [], ids: new Set<string>() };
-    const conflict = batchConflict(batch, stored.ids);
+    const conflict = batchConflict(created, stored.ids);
     if (conflict) return { conflict };
-    const now = Date.now();
-    const createdAt = new Date(now).toISOString();
-    const created = batch.map((input) => newUser(input, uuidv7(now), createdAt));
     stored.list.push(...copy(created));
     for (const user of created) stored.ids.add(user.external_user_id);
     users.set(tenant, stored);
-    return { users: created };
+    return { users: [...created] };
   };
 
   return {
     async createUsers(tenantId, batch) {
       const outcome = runBatch(tenantId, batch);
       if ('conflict' in outcome) throw outcome.conflict;
-      return outcome.users;
     },
     async createUsersIdempotently(tenantId, batch, request: IdempotentRequest): Promise<IdempotentResult> {
       const slot = `${tenantId.toLowerCase()} ${request.key}`;

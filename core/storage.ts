@@ -11,6 +11,7 @@
  * never a Date): SQLite's methods run on a thread of their own and get them through JSON.
  */
 import type { components } from '../generated/schema.js';
+import { uuidv7 } from './uuid.js';
 
 export type CreateUser = components['schemas']['CreateUser'];
 export type User = components['schemas']['User'];
@@ -79,10 +80,11 @@ export class StorageUnavailable extends Error {
 
 export interface Storage {
   /**
-   * Stores the whole batch for the tenant in one transaction and returns the users as stored, in the order given.
-   * Throws ExternalUserIdConflict, storing nothing, when an external_user_id is taken or repeats in the batch.
+   * Stores the users (made by the operation with newUsers: ids and timestamp included) for the tenant, in one
+   * transaction, as given. Throws ExternalUserIdConflict, storing nothing, when an external_user_id is taken or
+   * repeats in the batch. Returns nothing: the caller already holds the users as stored.
    */
-  createUsers(tenantId: string, users: readonly CreateUser[]): Promise<User[]>;
+  createUsers(tenantId: string, users: readonly User[]): Promise<void>;
   /**
    * createUsers under an idempotency key, in ONE transaction: if the tenant recorded the key since `notBefore`,
    * nothing runs and the recorded outcome is returned (or `key-reused` for another fingerprint); otherwise the batch
@@ -91,7 +93,7 @@ export interface Storage {
    * UNIQUE (tenant_id, key): the call that loses the race stores nothing of its own and answers from the winner's
    * record, so one key never creates two batches.
    */
-  createUsersIdempotently(tenantId: string, users: readonly CreateUser[], request: IdempotentRequest): Promise<IdempotentResult>;
+  createUsersIdempotently(tenantId: string, users: readonly User[], request: IdempotentRequest): Promise<IdempotentResult>;
   /** Creates the tenant if it does not exist yet; safe to repeat. */
   provisionTenant(tenantId: string): Promise<void>;
   /** Whether the tenant exists (ids are compared in lower case). */
@@ -137,7 +139,17 @@ export function batchConflict(
   return conflicts.length > 0 ? new ExternalUserIdConflict(conflicts.sort((a, b) => a.index - b.index)) : undefined;
 }
 
-/** The user a batch entry becomes; shared by every engine so they answer alike. */
+/**
+ * The users a batch becomes, made once, by the operation, before any storage sees them: a UUID v7 each and one
+ * timestamp for the batch. The engines store them as given, so every engine answers alike and none sends them back.
+ * @example const users = newUsers(body.users); await store.createUsers(tenant, users);
+ */
+export function newUsers(batch: readonly CreateUser[], now = Date.now()): User[] {
+  const createdAt = new Date(now).toISOString();
+  return batch.map((input) => newUser(input, uuidv7(now), createdAt));
+}
+
+/** The user a batch entry becomes. */
 export function newUser(input: CreateUser, id: string, createdAt: string): User {
   return {
     id,

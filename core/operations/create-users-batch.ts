@@ -1,7 +1,7 @@
 import { IDEMPOTENCY_HEADER, IDEMPOTENCY_WINDOW_MS, REPLAYED_HEADER, requestFingerprint } from '../idempotency.js';
 import { ok, type Outcome, problemOutcome, type Operation } from '../operation.js';
 import { ApiError, type Problem } from '../problems.js';
-import { type Conflict, duplicatesInBatch, ExternalUserIdConflict, type StoredOutcome, type User } from '../storage.js';
+import { type Conflict, duplicatesInBatch, ExternalUserIdConflict, newUsers, type StoredOutcome, type User } from '../storage.js';
 
 /** The 409 problem for external_user_ids that are taken or repeated, each pointed at. */
 function conflictError({ conflicts }: { conflicts: readonly Conflict[] }): ApiError {
@@ -43,9 +43,11 @@ export const createUsersBatch: Operation<'createUsersBatch'> = {
 
   async handle({ tenant, body, headers, requestId }, { store, inFlight }) {
     const key = headers[IDEMPOTENCY_HEADER];
+    const users = newUsers(body.users);
     if (key === undefined) {
       try {
-        return ok(await store.createUsers(tenant, body.users));
+        await store.createUsers(tenant, users);
+        return ok(users);
       } catch (error) {
         throw error instanceof ExternalUserIdConflict ? conflictError(error) : error;
       }
@@ -59,7 +61,7 @@ export const createUsersBatch: Operation<'createUsersBatch'> = {
       );
     }
     try {
-      const result = await store.createUsersIdempotently(tenant, body.users, {
+      const result = await store.createUsersIdempotently(tenant, users, {
         key,
         fingerprint: await requestFingerprint('createUsersBatch', body),
         notBefore: new Date(Date.now() - IDEMPOTENCY_WINDOW_MS).toISOString(),

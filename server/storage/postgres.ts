@@ -8,17 +8,14 @@ import pg from 'pg';
 import {
   batchConflict,
   type BatchOutcome,
-  type CreateUser,
   type ExternalUserIdConflict,
   type IdempotentRequest,
   type IdempotentResult,
-  newUser,
   type Storage,
   StorageUnavailable,
   type StoredOutcome,
   type User,
 } from '../../core/storage.js';
-import { uuidv7 } from '../../core/uuid.js';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -337,7 +334,7 @@ export async function openPostgresStorage(options: PostgresOptions): Promise<Sto
   async function runBatch(
     client: Queryable,
     tenantId: string,
-    users: readonly CreateUser[],
+    users: readonly User[],
   ): Promise<{ users: User[] } | { conflict: ExternalUserIdConflict }> {
     const ids = users.map((u) => u.external_user_id);
     const { rows } = await client.query<{ external_user_id: string }>(
@@ -349,8 +346,8 @@ export async function openPostgresStorage(options: PostgresOptions): Promise<Sto
 
     // An id committed by another process after the check above makes this INSERT fail with unique_violation (or
     // wait for that process, then fail); `retrying` runs the transaction again, and the check then names it.
-    const createdAt = new Date().toISOString();
-    const created = users.map((input) => newUser(input, uuidv7(), createdAt));
+    const created = [...users];
+    const createdAt = created[0]?.created_at ?? new Date().toISOString();
     await client.query(INSERT_USERS, [
       tenantId,
       created.map((u) => u.id),
@@ -404,7 +401,6 @@ export async function openPostgresStorage(options: PostgresOptions): Promise<Sto
       return retrying(async (client) => {
         const outcome = await runBatch(client, tenantId.toLowerCase(), users);
         if ('conflict' in outcome) throw outcome.conflict;
-        return outcome.users;
       });
     },
 

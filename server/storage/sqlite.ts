@@ -11,14 +11,11 @@ import type Database from 'better-sqlite3';
 import {
   batchConflict,
   type BatchOutcome,
-  type CreateUser,
   type ExternalUserIdConflict,
-  newUser,
   type Storage,
   type StoredOutcome,
   type User,
 } from '../../core/storage.js';
-import { uuidv7 } from '../../core/uuid.js';
 import { openWriter } from './sqlite-writer-client.js';
 import { migrate as runMigrations, type Migration, read, type Sqlite, type SqliteMethods } from './sqlite-writer.js';
 
@@ -129,13 +126,6 @@ function insertSql(rows: number): string {
   return sql;
 }
 
-/** The users a batch becomes: ids and one timestamp made here, on the writer thread. */
-function newUsers(batch: readonly CreateUser[]): User[] {
-  const now = Date.now();
-  const createdAt = new Date(now).toISOString();
-  return batch.map((input) => newUser(input, uuidv7(now), createdAt));
-}
-
 /** Stores the users with as few INSERTs as their number allows; UNIQUE (tenant_id, external_user_id) refuses a taken or repeated id. */
 function insertUsers({ prepare }: Sqlite, tenant: string, users: readonly User[]): void {
   let i = 0;
@@ -222,16 +212,15 @@ export function usersWhere({ prepare }: Sqlite, where: string, ...params: unknow
 
 /** The Storage methods on SQLite, by name: the writer thread runs them, and the storage object is made from their names. */
 export const methods = {
-  createUsers(sqlite, tenantId, batch) {
-    const users = newUsers(batch);
+  // Returns nothing: the users cross to this thread, never back (the operation made them and answers with them).
+  createUsers(sqlite, tenantId, users) {
     const conflict = storeBatch(sqlite, tenantId.toLowerCase(), users);
     if (conflict) throw conflict;
-    return users;
   },
 
   // Runs in an IMMEDIATE transaction (taken before the key is looked up), so a second process on the same file waits
   // and then finds this one's key.
-  createUsersIdempotently(sqlite, tenantId, batch, request) {
+  createUsersIdempotently(sqlite, tenantId, users, request) {
     const { prepare } = sqlite;
     const tenant = tenantId.toLowerCase();
     const found = prepare<[string, string, string], { fingerprint: string; outcome: string }>(
@@ -246,9 +235,8 @@ export const methods = {
       `DELETE FROM idempotency_keys WHERE seq IN
          (SELECT seq FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ${PRUNE_BATCH})`,
     ).run(request.notBefore);
-    const users = newUsers(batch);
     const conflict = storeBatch(sqlite, tenant, users);
-    const outcome: BatchOutcome = conflict ? { conflicts: conflict.conflicts, requestId: request.requestId } : { users };
+    const outcome: BatchOutcome = conflict ? { conflicts: conflict.conflicts, requestId: request.requestId } : { users: [...users] };
     prepare(
       'INSERT INTO idempotency_keys (tenant_id, key, fingerprint, outcome, created_at) VALUES (?, ?, ?, ?, ?)',
     ).run(tenant, request.key, request.fingerprint, JSON.stringify(outcome), new Date().toISOString());

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../../core/memory-store.js';
 import { ExternalUserIdConflict, type IdempotentRequest } from '../../core/storage.js';
 import { makeUsers, OTHER_TENANT, TENANT } from '../helpers/stub.js';
+import { createUsers, createUsersIdempotently } from '../helpers/batches.js';
 
 const request = (key: string, fingerprint: string, notBefore = new Date(0)): IdempotentRequest => ({
   key,
@@ -14,7 +15,7 @@ const request = (key: string, fingerprint: string, notBefore = new Date(0)): Ide
 describe('createMemoryStore()', () => {
   it('stores a batch whole, answers it in order with UUID v7 ids, and lists it per tenant', async () => {
     const store = createMemoryStore();
-    const created = await store.createUsers(TENANT, makeUsers(3, 'm'));
+    const created = await createUsers(store, TENANT, makeUsers(3, 'm'));
     expect(created.map((u) => u.external_user_id)).toEqual(['m-0', 'm-1', 'm-2']);
     expect(created.every((u) => /^[0-9a-f]{8}-[0-9a-f]{4}-7/.test(u.id))).toBe(true);
     expect(await store.listUsers(TENANT.toUpperCase())).toEqual(created);
@@ -23,9 +24,9 @@ describe('createMemoryStore()', () => {
 
   it('refuses a batch with a taken or repeated external_user_id, storing none of it', async () => {
     const store = createMemoryStore();
-    await store.createUsers(TENANT, makeUsers(1, 'a'));
+    await createUsers(store, TENANT, makeUsers(1, 'a'));
     const batch = [...makeUsers(1, 'b'), ...makeUsers(1, 'a'), ...makeUsers(1, 'b')];
-    const error = await store.createUsers(TENANT, batch).catch((e: unknown) => e);
+    const error = await createUsers(store, TENANT, batch).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ExternalUserIdConflict);
     expect((error as ExternalUserIdConflict).conflicts.map((c) => c.index)).toEqual([1, 2]);
     expect((await store.listUsers(TENANT)).map((u) => u.external_user_id)).toEqual(['a-0']);
@@ -33,13 +34,13 @@ describe('createMemoryStore()', () => {
 
   it('replays a key with the same fingerprint, refuses another, and forgets a key older than notBefore', async () => {
     const store = createMemoryStore();
-    const first = await store.createUsersIdempotently(TENANT, makeUsers(1, 'k'), request('key-1', 'f1'));
+    const first = await createUsersIdempotently(store, TENANT, makeUsers(1, 'k'), request('key-1', 'f1'));
     expect(first.kind).toBe('executed');
-    expect(await store.createUsersIdempotently(TENANT, makeUsers(1, 'k'), request('key-1', 'f1'))).toEqual({ kind: 'replayed', outcome: first.kind === 'executed' ? first.outcome : undefined });
-    expect(await store.createUsersIdempotently(TENANT, makeUsers(1, 'x'), request('key-1', 'f2'))).toEqual({ kind: 'key-reused' });
+    expect(await createUsersIdempotently(store, TENANT, makeUsers(1, 'k'), request('key-1', 'f1'))).toEqual({ kind: 'replayed', outcome: first.kind === 'executed' ? first.outcome : undefined });
+    expect(await createUsersIdempotently(store, TENANT, makeUsers(1, 'x'), request('key-1', 'f2'))).toEqual({ kind: 'key-reused' });
     // The same key of another tenant is another key; an expired one runs again (here: a conflict, recorded).
-    expect((await store.createUsersIdempotently(OTHER_TENANT, makeUsers(1, 'k'), request('key-1', 'f1'))).kind).toBe('executed');
-    const again = await store.createUsersIdempotently(TENANT, makeUsers(1, 'k'), request('key-1', 'f1', new Date(Date.now() + 1000)));
+    expect((await createUsersIdempotently(store, OTHER_TENANT, makeUsers(1, 'k'), request('key-1', 'f1'))).kind).toBe('executed');
+    const again = await createUsersIdempotently(store, TENANT, makeUsers(1, 'k'), request('key-1', 'f1', new Date(Date.now() + 1000)));
     expect(again).toEqual({ kind: 'executed', outcome: { conflicts: [{ index: 0, reason: expect.stringMatching(/already used/) }], requestId: 'request-of-key-1' } });
     expect(await store.listUsers(TENANT)).toHaveLength(1);
   });
@@ -51,14 +52,14 @@ describe('createMemoryStore()', () => {
     await some.provisionTenant(OTHER_TENANT);
     expect(await some.tenantExists(OTHER_TENANT)).toBe(true);
     expect(await createMemoryStore().tenantExists(OTHER_TENANT)).toBe(true);
-    await some.createUsers(TENANT, makeUsers(1));
+    await createUsers(some, TENANT, makeUsers(1));
     some.reset();
     expect(await some.listUsers(TENANT)).toEqual([]);
   });
 
   it('hands out copies: changing what it answered changes nothing stored', async () => {
     const store = createMemoryStore();
-    const [user] = await store.createUsers(TENANT, makeUsers(1, 'c'));
+    const [user] = await createUsers(store, TENANT, makeUsers(1, 'c'));
     user!.first_name = 'Changed';
     const [listed] = await store.listUsers(TENANT);
     listed!.last_name = 'Changed too';

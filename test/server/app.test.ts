@@ -13,6 +13,7 @@ import { createMemoryStore } from '../../core/memory-store.js';
 import { type Storage, StorageUnavailable } from '../../core/storage.js';
 import { contractViolations, headerViolations } from '../helpers/contract.js';
 import { BATCH_PATH, makeUsers, OTHER_TENANT, post, startStub, TENANT } from '../helpers/stub.js';
+import { createUsers } from '../helpers/batches.js';
 
 const JSON_HEADERS = { 'x-tenant-id': TENANT, 'content-type': 'application/json' };
 
@@ -265,7 +266,7 @@ describe('the stub with a handler that breaks the contract', () => {
       {
         createUsersBatch: {
           handle: async ({ body }) => {
-            const users = await stub.storage.createUsers(TENANT, body.users);
+            const users = await createUsers(stub.storage, TENANT, body.users);
             // full_name renamed: the response validator must stop this body.
             const broken = users.map(({ full_name, ...rest }) => ({ ...rest, fullName: full_name }));
             return { status: 200, headers: {}, body: broken as unknown as typeof users };

@@ -5,10 +5,11 @@ import { REPLAYED_HEADER } from '../../../core/idempotency.js';
 import { batchAnswer } from '../../../core/operations/create-users-batch.js';
 import { kindOf } from '../../../core/problems.js';
 import { makeUsers, TENANT } from '../../helpers/stub.js';
+import { createUsers } from '../../helpers/batches.js';
 
 describe('batchAnswer', () => {
   it('answers the created users with 200, the same on a replay but for Idempotent-Replayed: true', async () => {
-    const users = await createMemoryStore().createUsers(TENANT, makeUsers(2, 'a'));
+    const users = await createUsers(createMemoryStore(), TENANT, makeUsers(2, 'a'));
 
     const first = batchAnswer({ users }, false);
     const replay = batchAnswer(JSON.parse(JSON.stringify({ users })), true);

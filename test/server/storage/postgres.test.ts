@@ -20,6 +20,7 @@ import {
 } from '../../../core/storage.js';
 import { createTestDatabase, TEST_POSTGRES_URL, type TestDatabase } from '../../helpers/postgres.js';
 import { makeUsers, OTHER_TENANT, TENANT } from '../../helpers/stub.js';
+import { createUsers, createUsersIdempotently } from '../../helpers/batches.js';
 
 const request = (key: string, fingerprint = 'f1'): IdempotentRequest => ({
   key,
@@ -91,7 +92,7 @@ describe('openPostgresStorage', () => {
       const versions = await fresh.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
       expect(versions).toEqual(MIGRATIONS.map(({ version }) => ({ version })));
       await Promise.all(storages.map((s) => s.provisionTenant(TENANT)));
-      expect(await storages[2]!.createUsers(TENANT, makeUsers(1, 'm'))).toHaveLength(1);
+      expect(await createUsers(storages[2]!, TENANT, makeUsers(1, 'm'))).toHaveLength(1);
       // Opening once more changes nothing.
       open.push(await openPostgresStorage({ ...options(), url: fresh.url }));
       expect(await fresh.query('SELECT version FROM schema_migrations')).toHaveLength(MIGRATIONS.length);
@@ -104,7 +105,7 @@ describe('openPostgresStorage', () => {
   it('enforces unique (tenant_id, external_user_id) and (tenant_id, key) in the database itself, not only in code', async () => {
     const storage = await storageOn();
     await storage.provisionTenant(OTHER_TENANT);
-    await storage.createUsersIdempotently(TENANT, makeUsers(1, 'uniq'), request('k'));
+    await createUsersIdempotently(storage, TENANT, makeUsers(1, 'uniq'), request('k'));
     const insertUser = (tenant: string) =>
       db.query(
         `INSERT INTO users (id, tenant_id, external_user_id, email, first_name, last_name, status, created_at)
@@ -153,7 +154,7 @@ describe('openPostgresStorage', () => {
       expect(await storage.listUsers(TENANT)).toMatchObject([
         { external_user_id: 'kept-0', created_at: '2026-01-01T00:00:00.000Z', userVacations: [] },
       ]);
-      expect((await storage.createUsersIdempotently(TENANT, makeUsers(1, 'after'), request('k'))).kind).toBe('executed');
+      expect((await createUsersIdempotently(storage, TENANT, makeUsers(1, 'after'), request('k'))).kind).toBe('executed');
     } finally {
       for (const storage of open.splice(0)) await storage.close();
       await old.drop();
@@ -183,11 +184,11 @@ describe('openPostgresStorage', () => {
       const storage = await openPostgresStorage({ ...options(), url: old.url });
       open.push(storage);
 
-      expect(await storage.createUsersIdempotently(TENANT, makeUsers(1, 'ok'), request('ok'))).toEqual({
+      expect(await createUsersIdempotently(storage, TENANT, makeUsers(1, 'ok'), request('ok'))).toEqual({
         kind: 'replayed',
         outcome: { response: { status: 200, body: ok } },
       });
-      expect(await storage.createUsersIdempotently(TENANT, makeUsers(1, 'c'), request('conflict'))).toEqual({
+      expect(await createUsersIdempotently(storage, TENANT, makeUsers(1, 'c'), request('conflict'))).toEqual({
         kind: 'replayed',
         outcome: { response: { status: 409, body: problem } },
       });
@@ -209,7 +210,7 @@ describe('openPostgresStorage', () => {
     );
 
     // The check sees no race-1 (uncommitted), so the INSERT waits for the other transaction, then fails.
-    const pending = storage.createUsers(TENANT, makeUsers(3, 'race')).catch((error: unknown) => error);
+    const pending = createUsers(storage, TENANT, makeUsers(3, 'race')).catch((error: unknown) => error);
     await blockedOnLock();
     await other.query('COMMIT');
     const error = await pending;
@@ -238,7 +239,7 @@ describe('openPostgresStorage', () => {
 
       // This batch's users go in; its key's INSERT waits for the other transaction, fails, and everything it did
       // is rolled back; the retry finds the winner's record.
-      const pending = storage.createUsersIdempotently(TENANT, makeUsers(2, 'loser'), request('k'));
+      const pending = createUsersIdempotently(storage, TENANT, makeUsers(2, 'loser'), request('k'));
       await blockedOnLock();
       await other.query('COMMIT');
 
@@ -252,7 +253,7 @@ describe('openPostgresStorage', () => {
     const users = makeUsers(20, 'two');
 
     const results = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).createUsersIdempotently(TENANT, users, request('shared'))),
+      Array.from({ length: 8 }, (_, i) => createUsersIdempotently((i % 2 ? a : b), TENANT, users, request('shared'))),
     );
 
     expect(results.filter((r) => r.kind === 'executed')).toHaveLength(1);
@@ -264,7 +265,7 @@ describe('openPostgresStorage', () => {
   it('throws StorageUnavailable while the database refuses connections, and recovers without being reopened', async () => {
     const warnings: unknown[] = [];
     const storage = await storageOn({ logger: { warn: (fields) => warnings.push(fields) } });
-    await storage.createUsers(TENANT, makeUsers(1, 'before'));
+    await createUsers(storage, TENANT, makeUsers(1, 'before'));
     const admin = await rawClient(TEST_POSTGRES_URL);
     // A limit of 0 refuses every new connection of a role that is not a superuser (53300); terminating the pool's
     // connections (57P01) is what a server shutting down does to them.
@@ -277,8 +278,8 @@ describe('openPostgresStorage', () => {
       // The idle connections' errors are reported, not thrown: the process lives on.
       await vi.waitFor(() => expect(warnings.length).toBeGreaterThan(0), { timeout: 5_000 });
 
-      await expect(storage.createUsers(TENANT, makeUsers(1, 'during'))).rejects.toBeInstanceOf(StorageUnavailable);
-      await expect(storage.createUsersIdempotently(TENANT, makeUsers(1, 'during'), request('d'))).rejects.toBeInstanceOf(
+      await expect(createUsers(storage, TENANT, makeUsers(1, 'during'))).rejects.toBeInstanceOf(StorageUnavailable);
+      await expect(createUsersIdempotently(storage, TENANT, makeUsers(1, 'during'), request('d'))).rejects.toBeInstanceOf(
         StorageUnavailable,
       );
       await expect(storage.tenantExists(TENANT)).rejects.toBeInstanceOf(StorageUnavailable);
@@ -288,7 +289,7 @@ describe('openPostgresStorage', () => {
     }
 
     await storage.ping();
-    expect(await storage.createUsers(TENANT, makeUsers(1, 'after'))).toHaveLength(1);
+    expect(await createUsers(storage, TENANT, makeUsers(1, 'after'))).toHaveLength(1);
     expect((await storage.listUsers(TENANT)).map((u) => u.external_user_id)).toEqual(['before-0', 'after-0']);
   });
 

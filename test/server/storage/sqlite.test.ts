@@ -16,6 +16,7 @@ import {
   StorageUnavailable,
 } from '../../../core/storage.js';
 import { makeUsers, OTHER_TENANT, TENANT } from '../../helpers/stub.js';
+import { createUsers, createUsersIdempotently } from '../../helpers/batches.js';
 
 describe('openSqliteStorage', () => {
   const dirs: string[] = [];
@@ -55,7 +56,7 @@ describe('openSqliteStorage', () => {
     const path = tempFile();
     const storage = await storageAt(path);
     const before = statSync(path).size;
-    for (let i = 0; i < 5; i++) await storage.createUsers(TENANT, makeUsers(200, `ckpt${i}`));
+    for (let i = 0; i < 5; i++) await createUsers(storage, TENANT, makeUsers(200, `ckpt${i}`));
 
     // COMMIT never checkpoints (wal_autocheckpoint = 0): the file grows only when the writer's schedule copies the pages.
     await vi.waitFor(() => expect(statSync(path).size).toBeGreaterThan(before + 100_000), { timeout: 5_000 });
@@ -82,12 +83,12 @@ describe('openSqliteStorage', () => {
     const path = tempFile();
     const storage = openSqliteStorage(path);
     await storage.provisionTenant(TENANT);
-    const batches = Array.from({ length: 20 }, (_, i) => storage.createUsers(TENANT, makeUsers(50, `close${i}`)));
+    const batches = Array.from({ length: 20 }, (_, i) => createUsers(storage, TENANT, makeUsers(50, `close${i}`)));
     const closed = storage.close();
     const answered = await Promise.all(batches);
     await closed;
     expect(answered.flat()).toHaveLength(1000);
-    await expect(storage.createUsers(TENANT, makeUsers(1, 'late'))).rejects.toThrow(/closed/);
+    await expect(createUsers(storage, TENANT, makeUsers(1, 'late'))).rejects.toThrow(/closed/);
     // Closed cleanly: the last connection checkpointed the whole WAL into the file and removed it.
     expect(() => statSync(`${path}-wal`)).toThrow(/ENOENT/);
     const db = new Database(path, { readonly: true });
@@ -105,7 +106,7 @@ describe('openSqliteStorage', () => {
     open.push(storage);
     await storage.provisionTenant(TENANT);
     const users = Array.from({ length: 30 }, (_, i) => makeUsers(1000, `dies${i}`));
-    const batches = users.map((batch) => storage.createUsers(TENANT, batch));
+    const batches = users.map((batch) => createUsers(storage, TENANT, batch));
     // Killed while the batches are being written, as soon as the first one is answered (a fixed delay raced a fast
     // writer, which had answered all of them on Node 26 in CI): the answered ones stay, the rest must fail.
     await batches[0];
@@ -117,7 +118,7 @@ describe('openSqliteStorage', () => {
     for (const f of failed) expect((f as PromiseRejectedResult).reason).toBeInstanceOf(StorageUnavailable);
 
     // The next job starts a new thread on the same file, and it finds every answered batch whole.
-    const after = await storage.createUsers(TENANT, makeUsers(1, 'after'));
+    const after = await createUsers(storage, TENANT, makeUsers(1, 'after'));
     expect(after).toHaveLength(1);
     expect(threads).toHaveLength(2);
     const stored = await storage.listUsers(TENANT);
@@ -138,7 +139,7 @@ describe('openSqliteStorage', () => {
   it('stores the batches that reach the writer together in one transaction, each whole or refused on its own', async () => {
     const path = tempFile();
     const storage = await storageAt(path);
-    await storage.createUsers(TENANT, makeUsers(1, 'taken'));
+    await createUsers(storage, TENANT, makeUsers(1, 'taken'));
     const [good0, good1, good2] = ['good0', 'good1', 'good2'].map((tag) => makeUsers(3, tag));
     const takenOne = [...makeUsers(2, 'stored'), ...makeUsers(1, 'taken')];
     const repeated = [...makeUsers(2, 'twice'), makeUsers(1, 'twice')[0]!];
@@ -146,7 +147,7 @@ describe('openSqliteStorage', () => {
     const broken = makeUsers(2, 'broken').map((u, i) => (i === 1 ? { ...u, email: null as unknown as string } : u));
     // Small batches sent in one turn of the event loop cross in one message, and the writer stores them as a group.
     const settled = await Promise.allSettled(
-      [good0!, takenOne, good1!, repeated, broken, good2!].map((users) => storage.createUsers(TENANT, users)),
+      [good0!, takenOne, good1!, repeated, broken, good2!].map((users) => createUsers(storage, TENANT, users)),
     );
     expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'rejected', 'fulfilled']);
     const reason = (i: number) => (settled[i] as PromiseRejectedResult).reason as ExternalUserIdConflict;
@@ -182,7 +183,7 @@ describe('openSqliteStorage', () => {
     const path = tempFile();
     const storage = await storageAt(path);
     await storage.provisionTenant(OTHER_TENANT);
-    await storage.createUsers(TENANT, makeUsers(1, 'uniq'));
+    await createUsers(storage, TENANT, makeUsers(1, 'uniq'));
     const db = new Database(path);
     try {
       const insert = db.prepare(
@@ -208,7 +209,7 @@ describe('openSqliteStorage', () => {
       const path = tempFile();
       const storage = await storageAt(path);
       await storage.provisionTenant(OTHER_TENANT);
-      await storage.createUsersIdempotently(TENANT, makeUsers(1, 'uk'), request('k'));
+      await createUsersIdempotently(storage, TENANT, makeUsers(1, 'uk'), request('k'));
       const db = new Database(path);
       try {
         const insert = db.prepare(
@@ -241,7 +242,7 @@ describe('openSqliteStorage', () => {
     const storage = await storageAt(path);
 
     expect((await storage.listUsers(TENANT)).map((u) => u.external_user_id)).toEqual(['kept-0']);
-    const result = await storage.createUsersIdempotently(TENANT, makeUsers(1, 'after'), {
+    const result = await createUsersIdempotently(storage, TENANT, makeUsers(1, 'after'), {
       key: 'k',
       fingerprint: 'f',
       notBefore: new Date(0).toISOString(),
@@ -275,11 +276,11 @@ describe('openSqliteStorage', () => {
     const storage = await storageAt(path);
 
     const request = (key: string): IdempotentRequest => ({ key, fingerprint: 'f1', notBefore: new Date(0).toISOString(), requestId: 'r' });
-    expect(await storage.createUsersIdempotently(TENANT, makeUsers(1, 'ok'), request('ok'))).toEqual({
+    expect(await createUsersIdempotently(storage, TENANT, makeUsers(1, 'ok'), request('ok'))).toEqual({
       kind: 'replayed',
       outcome: { response: { status: 200, body: ok } },
     });
-    expect(await storage.createUsersIdempotently(TENANT, makeUsers(1, 'c'), request('conflict'))).toEqual({
+    expect(await createUsersIdempotently(storage, TENANT, makeUsers(1, 'c'), request('conflict'))).toEqual({
       kind: 'replayed',
       outcome: { response: { status: 409, body: problem } },
     });

@@ -18,6 +18,7 @@ import {
 import { withKnownTenants } from '../../../server/storage/known-tenants.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
 import { makeUsers, OTHER_TENANT, TENANT } from '../../helpers/stub.js';
+import { createUsers, createUsersIdempotently } from '../../helpers/batches.js';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -110,8 +111,8 @@ describe.each(ENGINES)('Storage on $name', (engine) => {
   it('keeps users across a close and reopen, and lists exactly what createUsers answered', async () => {
     const first = await fresh();
     const created = [
-      ...(await first.createUsers(TENANT, makeUsers(3, 'keep'))),
-      ...(await first.createUsers(TENANT, [{ ...makeUsers(1, 'nophone')[0]!, phone: undefined }])),
+      ...(await createUsers(first, TENANT, makeUsers(3, 'keep'))),
+      ...(await createUsers(first, TENANT, [{ ...makeUsers(1, 'nophone')[0]!, phone: undefined }])),
     ];
     await first.close();
 
@@ -126,7 +127,7 @@ describe.each(ENGINES)('Storage on $name', (engine) => {
     const storage = await fresh();
     const users = makeUsers(200, 'order').reverse();
 
-    const created = await storage.createUsers(TENANT, users);
+    const created = await createUsers(storage, TENANT, users);
 
     expect(created.map((u) => u.external_user_id)).toEqual(users.map((u) => u.external_user_id));
     expect(await storage.listUsers(TENANT)).toEqual(created);
@@ -180,7 +181,7 @@ describe.each(ENGINES)('Storage on $name', (engine) => {
     const extended = Object.assign(new Extended(), raw);
     const storage = withKnownTenants(extended) as Storage & Extended;
     await storage.provisionTenant(TENANT);
-    await storage.createUsers(TENANT, makeUsers(2, 'through'));
+    await createUsers(storage, TENANT, makeUsers(2, 'through'));
 
     expect(await storage.countUsers(TENANT)).toBe(2);
     expect((await storage.listUsers(TENANT)).map((u) => u.external_user_id)).toEqual(['through-0', 'through-1']);
@@ -189,10 +190,10 @@ describe.each(ENGINES)('Storage on $name', (engine) => {
   it('stores nothing of a batch with a conflict and names every conflicting index', async () => {
     const storage = await fresh();
     const existing = makeUsers(2, 'old');
-    await storage.createUsers(TENANT, existing);
+    await createUsers(storage, TENANT, existing);
     const batch = [...makeUsers(2, 'new'), existing[1]!, makeUsers(1, 'new')[0]!];
 
-    const error = await storage.createUsers(TENANT, batch).catch((e: unknown) => e);
+    const error = await createUsers(storage, TENANT, batch).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(ExternalUserIdConflict);
     expect((error as ExternalUserIdConflict).conflicts).toEqual([
@@ -201,13 +202,13 @@ describe.each(ENGINES)('Storage on $name', (engine) => {
     ]);
     expect((await storage.listUsers(TENANT)).map((u) => u.external_user_id)).toEqual(['old-0', 'old-1']);
     // Another tenant may use the same ids.
-    expect(await storage.createUsers(OTHER_TENANT, existing)).toHaveLength(2);
+    expect(await createUsers(storage, OTHER_TENANT, existing)).toHaveLength(2);
   });
 
   it('gives every user a unique UUID v7 id', async () => {
     const storage = await fresh();
-    const a = await storage.createUsers(TENANT, makeUsers(50, 'a'));
-    const b = await storage.createUsers(TENANT, makeUsers(50, 'b'));
+    const a = await createUsers(storage, TENANT, makeUsers(50, 'a'));
+    const b = await createUsers(storage, TENANT, makeUsers(50, 'b'));
     const ids = [...a, ...b].map((u) => u.id);
     expect(new Set(ids).size).toBe(100);
     for (const id of ids) expect(id).toMatch(UUID_V7);
@@ -221,7 +222,7 @@ describe.each(ENGINES)('Storage on $name', (engine) => {
       Array.from({ length: 4 }, (_, i) => pool[(b * 5 + i * 7) % 12]!),
     ).filter((batch) => new Set(batch.map((u) => u.external_user_id)).size === batch.length);
 
-    const results = await Promise.allSettled(batches.map((batch) => storage.createUsers(TENANT, batch)));
+    const results = await Promise.allSettled(batches.map((batch) => createUsers(storage, TENANT, batch)));
 
     const created: User[] = [];
     results.forEach((result, i) => {
@@ -253,10 +254,10 @@ describe.each(ENGINES)('Storage on $name', (engine) => {
       const storage = await fresh();
       const users = makeUsers(2, 'idem');
 
-      const first = await storage.createUsersIdempotently(TENANT, users, request('k'));
-      const again = await storage.createUsersIdempotently(TENANT.toUpperCase(), users, request('k'));
-      const reused = await storage.createUsersIdempotently(TENANT, makeUsers(1, 'other'), request('k', 'f2'));
-      const otherTenant = await storage.createUsersIdempotently(OTHER_TENANT, users, request('k'));
+      const first = await createUsersIdempotently(storage, TENANT, users, request('k'));
+      const again = await createUsersIdempotently(storage, TENANT.toUpperCase(), users, request('k'));
+      const reused = await createUsersIdempotently(storage, TENANT, makeUsers(1, 'other'), request('k', 'f2'));
+      const otherTenant = await createUsersIdempotently(storage, OTHER_TENANT, users, request('k'));
 
       expect(first).toEqual({ kind: 'executed', outcome: { users: await storage.listUsers(TENANT) } });
       // The stored outcome comes back exactly: same values, same key order.
@@ -271,10 +272,10 @@ describe.each(ENGINES)('Storage on $name', (engine) => {
     it('records a conflict under the key too, with no user', async () => {
       const storage = await fresh();
       const users = makeUsers(2, 'dup');
-      await storage.createUsers(TENANT, [users[1]!]);
+      await createUsers(storage, TENANT, [users[1]!]);
 
-      const first = await storage.createUsersIdempotently(TENANT, users, request('k'));
-      const again = await storage.createUsersIdempotently(TENANT, users, request('k'));
+      const first = await createUsersIdempotently(storage, TENANT, users, request('k'));
+      const again = await createUsersIdempotently(storage, TENANT, users, request('k'));
 
       // With the id of the request it ran for: a replayed problem names that request.
       expect(first).toEqual({ kind: 'executed', outcome: { conflicts: [{ index: 1, reason: expect.stringMatching(/already used/) }], requestId: 'request-of-k' } });
@@ -288,19 +289,19 @@ describe.each(ENGINES)('Storage on $name', (engine) => {
       // A fingerprint the NOT NULL column refuses: the key's INSERT fails after the users' INSERTs.
       const broken = { ...request('k'), fingerprint: null as unknown as string };
 
-      await expect(storage.createUsersIdempotently(TENANT, users, broken)).rejects.toThrow(/NOT NULL|not-null/);
+      await expect(createUsersIdempotently(storage, TENANT, users, broken)).rejects.toThrow(/NOT NULL|not-null/);
 
       expect(await storage.listUsers(TENANT)).toEqual([]);
-      expect((await storage.createUsersIdempotently(TENANT, users, request('k'))).kind).toBe('executed');
+      expect((await createUsersIdempotently(storage, TENANT, users, request('k'))).kind).toBe('executed');
     });
 
     it('treats a key recorded before notBefore as absent, replaces it, and prunes expired keys', async () => {
       const storage = await fresh();
-      await storage.createUsersIdempotently(TENANT, makeUsers(1, 'old'), request('k'));
-      await storage.createUsersIdempotently(TENANT, makeUsers(1, 'older'), request('gone'));
+      await createUsersIdempotently(storage, TENANT, makeUsers(1, 'old'), request('k'));
+      await createUsersIdempotently(storage, TENANT, makeUsers(1, 'older'), request('gone'));
       const later = new Date(Date.now() + 60_000);
 
-      const rerun = await storage.createUsersIdempotently(TENANT, makeUsers(1, 'new'), request('k', 'f2', later));
+      const rerun = await createUsersIdempotently(storage, TENANT, makeUsers(1, 'new'), request('k', 'f2', later));
 
       expect(rerun.kind).toBe('executed');
       expect(await engine.rows('SELECT key, fingerprint FROM idempotency_keys')).toEqual([{ key: 'k', fingerprint: 'f2' }]);
@@ -311,7 +312,7 @@ describe.each(ENGINES)('Storage on $name', (engine) => {
       const users = makeUsers(5, 'once');
 
       const results = await Promise.all(
-        Array.from({ length: 6 }, () => storage.createUsersIdempotently(TENANT, users, request('same'))),
+        Array.from({ length: 6 }, () => createUsersIdempotently(storage, TENANT, users, request('same'))),
       );
 
       const executed = results.filter((r) => r.kind === 'executed');
