@@ -50,15 +50,17 @@ function fixture(name: string): string {
 /** Every file of the working tree git knows about (tracked or new, not ignored), as paths relative to the root. */
 function repositoryFiles(root: string): string[] {
   const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: root });
-  return out.toString('utf8').split('\0').filter((f) => f !== '' && !f.startsWith('node_modules/'));
+  // A copy's node_modules is a link, which .gitignore's `node_modules/` (a folder) does not match.
+  return out.toString('utf8').split('\0').filter((f) => f !== '' && f !== 'node_modules' && !f.startsWith('node_modules/'));
 }
 
-/** A digest of every file under the copy that is not generated, not built and not a dependency. */
+/**
+ * A digest of every file under the copy that a person could have written: what git would see (the copy is a
+ * repository of its own, so .gitignore leaves out what is built, cached or a dependency), less generated/.
+ */
 function snapshot(root: string): Map<string, string> {
   const files = new Map<string, string>();
-  const out = execFileSync('find', ['.', '-type', 'f', '-not', '-path', './node_modules/*', '-not', '-path', './build/*', '-not', '-path', './generated/*', '-not', '-path', './data/*'], { cwd: root });
-  for (const line of out.toString('utf8').split('\n').filter(Boolean)) {
-    const file = line.replace(/^\.\//, '');
+  for (const file of repositoryFiles(root).filter((f) => !f.startsWith('generated/'))) {
     files.set(file, createHash('sha256').update(readFileSync(join(root, file))).digest('hex'));
   }
   return files;
@@ -113,6 +115,7 @@ describe(`adding ${OP.operationId} (GET ${OP.path}) in a copy of the repository`
       cpSync(join(ROOT, file), join(copy, file));
     }
     symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
+    execFileSync('git', ['init', '--quiet'], { cwd: copy });
     original = snapshot(copy);
     scaffoldOutput = await inCopy(copy, 'npm', ['run', '--silent', 'new:operation', '--', 'GET', OP.path, OP.operationId]);
     scaffolded = snapshot(copy);
