@@ -31,13 +31,15 @@ export default defineConfig({
     exclude: [...configDefaults.exclude, 'test/restart/**', 'test/proof/**'],
     // Servers and child processes start in some suites; their start-up is slow on a 2-core machine.
     testTimeout: 30_000,
+    // Two files at a time on the 2-core machine: most of a file's time is waiting on a server or a child process.
+    maxWorkers: 2,
     hookTimeout: 60_000,
     env: { REDOCLY_TELEMETRY: 'off', SCARF_ANALYTICS: 'false' },
     // The sources compiled once, as `npm start` compiles them: SQLite writer threads then load compiled modules
     // instead of starting tsx each (test/helpers/compile-sources.ts).
     globalSetup: ['test/helpers/compile-sources.ts'],
     projects: [
-      { extends: true, test: { name: 'fast', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/restart/**', 'test/proof/**', ...SLOW] } },
+      { extends: true, test: { name: 'fast', isolate: false, include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/restart/**', 'test/proof/**', ...SLOW] } },
       { extends: true, test: { name: 'slow', include: SLOW } },
     ],
   },
