@@ -40,7 +40,7 @@ describe('bench/run.ts --quick', () => {
   let rows: Record<string, string>[] = [];
 
   beforeAll(async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', out], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--duration', '0.3', '--warmup', '0.1', '--out', out], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

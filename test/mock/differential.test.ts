@@ -17,7 +17,7 @@
  * says the RateLimit headers are then absent, which every target must honour (HEADER_RULES).
  *
  * What may differ is in one table, ALLOWED_DIFFERENCES (test/mock/parity.ts), each entry checked where it applies
- * and counted. DIFF_SEED picks the seed, DIFF_RUNS the number of requests per target (2,000 here; `npm run
+ * and counted. DIFF_SEED picks the seed, DIFF_RUNS the number of requests per target (1,000 here; `npm run
  * fuzz:parity` sends 20,000). A failure prints each kind of disagreement with its count and a curl command.
  */
 import fc from 'fast-check';
@@ -52,7 +52,7 @@ import {
 } from './parity.js';
 
 const SEED = Number(process.env.DIFF_SEED ?? 20_261_201);
-const RUNS = Number(process.env.DIFF_RUNS ?? 2000);
+const RUNS = Number(process.env.DIFF_RUNS ?? 1000);
 const MODELS = operationModels();
 /** Two tenants for each lane of requests (see `lane` below); every target knows them all. */
 const LANE_TENANTS: [string, string][] = [[TENANT, OTHER_TENANT], ...Array.from({ length: 3 }, (): [string, string] => [crypto.randomUUID(), crypto.randomUUID()])];
