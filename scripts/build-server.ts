@@ -9,15 +9,12 @@
  *                                exactly the packages the compiled code imports, at the versions of the repository's
  *                                lock, and the lock's entries for them and everything they need: `npm ci` there
  *                                installs the tree the stub was tested with, and nothing of the development tools
- *   sources.json                 the SHA-256 of each compiled source, so code run from the sources can tell whether
- *                                the compiled copy is theirs (server/storage/writer-module.ts)
  *
  * server/app.ts finds the spec and the page from its own folder's parent, which is the package root in the
  * repository and this folder once compiled. Run it with `npm run start:prod`, or deploy it: docs/backend.md,
  * "Production start".
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -141,10 +138,6 @@ export function runtimeLock(lock: Lock, name: string, version: string, roots: st
   return { name, version, lockfileVersion: lock.lockfileVersion, requires: true, packages };
 }
 
-async function sha256(file: string): Promise<string> {
-  return createHash('sha256').update(await readFile(file)).digest('hex');
-}
-
 /**
  * Compiles the stub into `out` and makes it a package of its own; returns the runtime packages, by name, with
  * their versions.
@@ -159,18 +152,10 @@ export async function buildServer({ out = DIST_SERVER_DIR } = {}): Promise<Recor
       throw new Error(`tsc -p tsconfig.server.json failed:\n${error.stdout ?? error.message}`);
     },
   );
-  const compiled = (await filesUnder(out)).filter((f) => f.endsWith('.js'));
   for (const file of [...COPIED, relative(ROOT, HOSTED_DOCS_FILE)]) {
     await mkdir(dirname(join(out, file)), { recursive: true });
     await copyFile(join(ROOT, file), join(out, file));
   }
-
-  const sources: Record<string, string> = {};
-  for (const file of compiled) {
-    const source = relative(out, file).replace(/\.js$/, '.ts');
-    sources[source] = await sha256(join(ROOT, source));
-  }
-  await writeFile(join(out, 'sources.json'), `${JSON.stringify(sources, null, 2)}\n`);
 
   const imported = await importedPackages(out);
   const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {

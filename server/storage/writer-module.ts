@@ -1,10 +1,9 @@
 /**
  * Which modules the SQLite writer thread loads (see sqlite-writer-thread.mjs): the writer host and the engine.
- * Compiled code loads the compiled modules it names. Code run from the TypeScript sources (tests, tools) loads a
- * compiled copy when one was compiled from exactly the sources present (the SHA-256 of each, in the copy's
- * sources.json): the one `npm start` and the test run's setup keep in .cache/dev/ (scripts/dev.mjs), else the one
- * `npm run build:server` wrote into dist-server/; and otherwise the TypeScript module, through tsx: that costs the
- * thread ~0.5–1 s more at startup (tsx's loader, started in the thread). An edited source is never shadowed by an old
+ * Compiled code loads the compiled modules it names. Code run from the TypeScript sources (tests, tools) loads the
+ * compiled copy that `npm start` and the test run's setup keep in .cache/dev/ (scripts/dev.mjs) when it was compiled
+ * from exactly the sources present (the SHA-256 of each, in its sources.json); otherwise the TypeScript module,
+ * through tsx: that costs the thread ~0.5–1 s more at startup (tsx's loader, started in the thread). An edited source is never shadowed by an old
  * build: a single changed byte, in the module or in what it imports, selects the TypeScript one.
  */
 import { createHash } from 'node:crypto';
@@ -13,8 +12,6 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-/** scripts/build-server.ts's DIST_SERVER_DIR (not imported: that script needs the TypeScript compiler). */
-const DIST_SERVER_DIR = join(ROOT, 'dist-server');
 /** scripts/dev.mjs's DEV_DIR (not imported: plain JavaScript outside the compiled sources). */
 const DEV_DIR = join(ROOT, '.cache', 'dev');
 const WRITER = join('server', 'storage', 'sqlite-writer.ts');
@@ -25,14 +22,15 @@ const RELATIVE_IMPORT = /(?:\bfrom|\bimport)\s*\(?\s*['"](\.\.?\/[^'"]+)['"]/g;
  * The compiled copy in `dist` of `source` (a path under `root`; the writer host by default), when every source it
  * was compiled from (the module and those it imports, at any depth) has the digest recorded at the build; undefined
  * otherwise (nothing built, or a source changed since).
- * @example compiledWriterIfCurrent('/repo/dist-server', '/repo') // '/repo/dist-server/server/storage/sqlite-writer.js'
+ * @example compiledWriterIfCurrent('/repo/.cache/dev', '/repo') // '/repo/.cache/dev/server/storage/sqlite-writer.js'
  */
 export function compiledWriterIfCurrent(dist: string, root: string, source = WRITER): string | undefined {
   let recorded: Record<string, string>;
   try {
-    // dist-server/ records the digests alone; .cache/dev/ records them under `sources`, with its compiler's key.
-    const manifest = JSON.parse(readFileSync(join(dist, 'sources.json'), 'utf8')) as Record<string, unknown>;
-    recorded = (typeof manifest.sources === 'object' ? manifest.sources : manifest) as Record<string, string>;
+    // scripts/dev.mjs records the digests under `sources`, beside its compiler's key.
+    const manifest = JSON.parse(readFileSync(join(dist, 'sources.json'), 'utf8')) as { sources?: Record<string, string> };
+    if (typeof manifest.sources !== 'object' || manifest.sources === null) return undefined;
+    recorded = manifest.sources;
   } catch {
     return undefined;
   }
@@ -67,6 +65,6 @@ export function threadModule(moduleUrl: string): string {
   const file = fileURLToPath(moduleUrl);
   if (!file.endsWith('.ts')) return moduleUrl;
   const source = relative(ROOT, file);
-  const compiled = compiledWriterIfCurrent(DEV_DIR, ROOT, source) ?? compiledWriterIfCurrent(DIST_SERVER_DIR, ROOT, source);
+  const compiled = compiledWriterIfCurrent(DEV_DIR, ROOT, source);
   return compiled ? pathToFileURL(compiled).href : moduleUrl;
 }
