@@ -19,9 +19,9 @@
 #
 # Getting a version ready (installing its Node, building its addons: ~100 s of one core each, most of it compiling
 # SQLite) does not wait for the runs before it: a background job gets every other version ready, in order and at a
-# lower priority, while the runs go on in the foreground (vitest's one worker on a 2-core machine leaves about a
-# core idle). It works in the cache and in copies of the addons' folders, never in node_modules; a run waits until
-# its version is ready, and does what the job could not do (or did not get to) itself, as before.
+# lower priority, while the runs go on in the foreground, on the CPU they leave. It works in the cache and in copies
+# of the addons' folders, never in node_modules; a run waits until its version is ready, and does what the job could
+# not do (or did not get to) itself, as before.
 #
 # Each run gets a TMPDIR of its own (tsx's transform cache, browser profiles, temporary files), so no run sees
 # another's leftovers, and a log, build/test-matrix/node-VERSION.log. The summary gives each version's result,

@@ -25,6 +25,7 @@ const ROOT = resolve(import.meta.dirname, '..', '..');
 const INSTALL_TIMEOUT_MS = 15 * 60_000;
 const SQLITE_PACKAGE = join(ROOT, 'node_modules', 'better-sqlite3');
 const ADDON = 'build/Release/better_sqlite3.node';
+const DEV_TOOLS = ['tsx', 'typescript', 'vitest', 'esbuild', '@redocly/cli', '@stoplight/prism-cli', 'msw'];
 
 /**
  * A folder holding the repository's better-sqlite3 addon as prebuild-install looks for it:
@@ -37,7 +38,6 @@ function localPrebuilds(dir: string): string {
   execFileSync('tar', ['-czf', file, '-C', SQLITE_PACKAGE, ADDON]);
   return dir;
 }
-const DEV_TOOLS = ['tsx', 'typescript', 'vitest', 'esbuild', '@redocly/cli', '@stoplight/prism-cli', 'msw'];
 
 interface LockPackages {
   packages: Record<string, { version?: string }>;
