@@ -20,7 +20,7 @@ import {
 } from '../../../core/storage.js';
 import { createTestDatabase, TEST_POSTGRES_URL, type TestDatabase } from '../../helpers/postgres.js';
 import { makeUsers, OTHER_TENANT, TENANT } from '../../helpers/stub.js';
-import { createUsers, createUsersIdempotently } from '../../helpers/batches.js';
+import { createUsers, createUsersIdempotently, expectLegacyAnswersReplayed, LEGACY_ANSWERS } from '../../helpers/batches.js';
 
 const request = (key: string, fingerprint = 'f1'): IdempotentRequest => ({
   key,
@@ -171,9 +171,7 @@ describe('openPostgresStorage', () => {
       }
       await old.query(`INSERT INTO tenants VALUES ($1, now())`, [TENANT]);
       // What the previous version stored: the rendered answers, a 200 and a 409 problem.
-      const ok = [{ id: '0190f3c2-6c1e-7a4b-9d2e-5f8a1b3c4d5e', external_user_id: 'kept-0' }];
-      const problem = { type: 'https://example.com/problems/external-user-id-conflict', status: 409, instance: 'urn:uuid:first' };
-      for (const [key, status, body] of [['ok', 200, ok], ['conflict', 409, problem]] as const) {
+      for (const { key, status, body } of Object.values(LEGACY_ANSWERS)) {
         await old.query(
           `INSERT INTO idempotency_keys (tenant_id, key, fingerprint, response_status, response_body, created_at)
            VALUES ($1, $2, 'f1', $3, $4::json, now())`,
@@ -184,15 +182,7 @@ describe('openPostgresStorage', () => {
       const storage = await openPostgresStorage({ ...options(), url: old.url });
       open.push(storage);
 
-      expect(await createUsersIdempotently(storage, TENANT, makeUsers(1, 'ok'), request('ok'))).toEqual({
-        kind: 'replayed',
-        outcome: { response: { status: 200, body: ok } },
-      });
-      expect(await createUsersIdempotently(storage, TENANT, makeUsers(1, 'c'), request('conflict'))).toEqual({
-        kind: 'replayed',
-        outcome: { response: { status: 409, body: problem } },
-      });
-      expect(await storage.listUsers(TENANT)).toEqual([]);
+      await expectLegacyAnswersReplayed(storage, TENANT);
     } finally {
       for (const storage of open.splice(0)) await storage.close();
       await old.drop();

@@ -16,7 +16,7 @@ import {
   StorageUnavailable,
 } from '../../../core/storage.js';
 import { makeUsers, OTHER_TENANT, TENANT } from '../../helpers/stub.js';
-import { createUsers, createUsersIdempotently } from '../../helpers/batches.js';
+import { createUsers, createUsersIdempotently, expectLegacyAnswersReplayed, LEGACY_ANSWERS } from '../../helpers/batches.js';
 
 describe('openSqliteStorage', () => {
   const dirs: string[] = [];
@@ -262,29 +262,16 @@ describe('openSqliteStorage', () => {
     }
     db.prepare(`INSERT INTO tenants VALUES (?, '2026-01-01T00:00:00.000Z')`).run(TENANT);
     // What the previous version stored: the rendered answers, a 200 and a 409 problem.
-    const ok = [{ id: '0190f3c2-6c1e-7a4b-9d2e-5f8a1b3c4d5e', external_user_id: 'kept-0' }];
-    const problem = { type: 'https://example.com/problems/external-user-id-conflict', status: 409, instance: 'urn:uuid:first' };
-    const recorded = new Date().toISOString();
     const insert = db.prepare(
       `INSERT INTO idempotency_keys (tenant_id, key, fingerprint, response_status, response_body, created_at)
        VALUES (?, ?, 'f1', ?, ?, ?)`,
     );
-    insert.run(TENANT, 'ok', 200, JSON.stringify(ok), recorded);
-    insert.run(TENANT, 'conflict', 409, JSON.stringify(problem), recorded);
+    for (const { key, status, body } of Object.values(LEGACY_ANSWERS)) insert.run(TENANT, key, status, JSON.stringify(body), new Date().toISOString());
     db.close();
 
     const storage = await storageAt(path);
 
-    const request = (key: string): IdempotentRequest => ({ key, fingerprint: 'f1', notBefore: new Date(0).toISOString(), requestId: 'r' });
-    expect(await createUsersIdempotently(storage, TENANT, makeUsers(1, 'ok'), request('ok'))).toEqual({
-      kind: 'replayed',
-      outcome: { response: { status: 200, body: ok } },
-    });
-    expect(await createUsersIdempotently(storage, TENANT, makeUsers(1, 'c'), request('conflict'))).toEqual({
-      kind: 'replayed',
-      outcome: { response: { status: 409, body: problem } },
-    });
-    expect(await storage.listUsers(TENANT)).toEqual([]);
+    await expectLegacyAnswersReplayed(storage, TENANT);
   });
 
   it('migrates one new file from two connections on two threads released at the same moment: both succeed, each migration once', async () => {
