@@ -25,14 +25,8 @@ const SENDERS = 4;
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const HEADERS = { [TENANT_HEADER]: TENANT, 'content-type': REQUEST_MEDIA_TYPE };
 
-interface UserRow {
-  id: string;
-  external_user_id: string;
-  email: string;
-  first_name: string;
-  last_name: string;
-  phone: string | null;
-}
+/** The columns of a stored user that the check below reads back, typed as the contract's User has them. */
+type UserRow = Pick<User, 'id' | 'external_user_id' | 'email' | 'first_name' | 'last_name' | 'phone'>;
 
 /** When each kill comes, in ms after the senders start: seeded, so a failing run can be repeated. */
 const KILL_DELAYS = fc.sample(fc.integer({ min: 100, max: 1500 }), { seed: SEED, numRuns: KILLS });
