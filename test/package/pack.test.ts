@@ -229,6 +229,36 @@ describe('the packed package, installed into fresh projects', () => {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
+  // What `npm run lint:package` checks, on this same tarball (one build, not two): `npm test` runs it here.
+  it('passes attw and publint --strict, which both fail on a package with mistyped and missing exports', async () => {
+    const lint = (file: string) =>
+      Promise.all([
+        run(join(ROOT, 'node_modules', '.bin', 'attw'), [file], { cwd: ROOT }),
+        run(join(ROOT, 'node_modules', '.bin', 'publint'), ['run', file, '--strict'], { cwd: ROOT }),
+      ].map((p) => p.then(({ stdout, stderr }) => ({ code: 0, out: stdout + stderr }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }))));
+    const [attw, publint] = await lint(tarball);
+    expect(attw, attw.out).toMatchObject({ code: 0 });
+    expect(attw.out).toContain('No problems found');
+    expect(publint, publint.out).toMatchObject({ code: 0 });
+    expect(publint.out).toContain('All good');
+
+    const broken = join(work, 'broken', 'package');
+    mkdirSync(broken, { recursive: true });
+    // One declaration file for both conditions (ESM syntax, read as CommonJS: attw's "masquerading as CJS"), and an
+    // export of a file that is not there (publint's error).
+    writeFileSync(join(broken, 'package.json'), JSON.stringify({
+      name: 'broken', version: '1.0.0',
+      exports: { '.': { types: './index.d.ts', import: './index.mjs', require: './index.cjs' }, './extra': './missing.js' },
+    }));
+    writeFileSync(join(broken, 'index.d.ts'), 'export declare const x: number;\n');
+    writeFileSync(join(broken, 'index.mjs'), 'export const x = 1;\n');
+    writeFileSync(join(broken, 'index.cjs'), 'exports.x = 1;\n');
+    await run('tar', ['-czf', join(work, 'broken.tgz'), '-C', join(work, 'broken'), 'package']);
+    const [badAttw, badPublint] = await lint(join(work, 'broken.tgz'));
+    expect(badAttw.code, badAttw.out).not.toBe(0);
+    expect(badPublint.code, badPublint.out).not.toBe(0);
+  }, TSC_TIMEOUT_MS);
+
   it('holds every file the exports map names, each .js with its .d.ts, the README, and nothing else', () => {
     const paths = new Set(packed.map((f) => f.path));
     for (const { entry, target } of exportTargets()) {
