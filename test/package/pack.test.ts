@@ -231,11 +231,13 @@ describe('the packed package, installed into fresh projects', () => {
 
   // What `npm run lint:package` checks, on this same tarball (one build, not two): `npm test` runs it here.
   it('passes attw and publint --strict, which both fail on a package with mistyped and missing exports', async () => {
-    const lint = (file: string) =>
-      Promise.all([
-        run(join(ROOT, 'node_modules', '.bin', 'attw'), [file], { cwd: ROOT }),
-        run(join(ROOT, 'node_modules', '.bin', 'publint'), ['run', file, '--strict'], { cwd: ROOT }),
-      ].map((p) => p.then(({ stdout, stderr }) => ({ code: 0, out: stdout + stderr }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }))));
+    type Outcome = { code: number; out: string };
+    const outcome = (command: string, args: string[]): Promise<Outcome> =>
+      run(join(ROOT, 'node_modules', '.bin', command), args, { cwd: ROOT }).then(
+        ({ stdout, stderr }) => ({ code: 0, out: stdout + stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
+      );
+    const lint = (file: string) => Promise.all([outcome('attw', [file]), outcome('publint', ['run', file, '--strict'])]);
     const [attw, publint] = await lint(tarball);
     expect(attw, attw.out).toMatchObject({ code: 0 });
     expect(attw.out).toContain('No problems found');
