@@ -69,7 +69,6 @@ describe('bench/run.ts --quick', () => {
     for (const row of stubRows) {
       expect(row['non-2xx'], `${row.target} ${row.batch}`).toBe('0');
       expect(row.checks, `${row.target} ${row.batch}`).toMatch(/^ok: all 200;/);
-      expect(Number(row['users/s']?.replace(/,/g, '')), `${row.target} ${row.batch}`).toBeGreaterThan(0);
     }
   });
 
@@ -79,7 +78,10 @@ describe('bench/run.ts --quick', () => {
         const match = /; ([\d,]+) stored = ([\d,]+) acknowledged/.exec(row.checks ?? '');
         expect(match, `${target} ${row.batch}: ${row.checks}`).not.toBeNull();
         expect(match![1]).toBe(match![2]);
-        expect(Number(match![1]!.replace(/,/g, ''))).toBeGreaterThan(0);
+        // Every cell stored users: its connections' requests are all answered (the load drains), however slow the
+        // machine. Its users/s may be 0 (no answer inside a 0.3 s window on a busy machine, seen in CI), so that is
+        // not asserted.
+        expect(Number(match![1]!.replace(/,/g, '')), `${target} ${row.batch}`).toBeGreaterThan(0);
       }
     }
   });

@@ -66,7 +66,12 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await pool?.end();
       pool = undefined;
       await admin(async (client) => {
-        await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+        // Client connections only: an autovacuum worker on the database runs as the superuser, which this role may
+        // not terminate ("must be a superuser to terminate superuser process", seen in CI); DROP DATABASE stops it.
+        await client.query(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+          [name],
+        );
         await client.query(`DROP DATABASE IF EXISTS ${name}`);
       });
     },
