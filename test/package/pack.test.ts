@@ -258,7 +258,9 @@ describe('the packed package, installed into fresh projects', () => {
     await run('tar', ['-czf', join(work, 'broken.tgz'), '-C', join(work, 'broken'), 'package']);
     const [badAttw, badPublint] = await lint(join(work, 'broken.tgz'));
     expect(badAttw.code, badAttw.out).not.toBe(0);
+    expect(badAttw.out).toContain('Masquerading as CJS');
     expect(badPublint.code, badPublint.out).not.toBe(0);
+    expect(badPublint.out).toContain('pkg.exports["./extra"] is ./missing.js but the file does not exist');
   }, TSC_TIMEOUT_MS);
 
   it('holds every file the exports map names, each .js with its .d.ts, the README, and nothing else', () => {
