@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { promisify, stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/start.js';
 import { startStub, TENANT } from '../helpers/stub.js';
@@ -234,8 +234,9 @@ describe('the packed package, installed into fresh projects', () => {
     type Outcome = { code: number; out: string };
     const outcome = (command: string, args: string[]): Promise<Outcome> =>
       run(join(ROOT, 'node_modules', '.bin', command), args, { cwd: ROOT }).then(
-        ({ stdout, stderr }) => ({ code: 0, out: stdout + stderr }),
-        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
+        // Without colours, which they print where CI sets FORCE_COLOR, and which split the messages matched below.
+        ({ stdout, stderr }) => ({ code: 0, out: stripVTControlCharacters(stdout + stderr) }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: stripVTControlCharacters(e.stdout + e.stderr) }),
       );
     const lint = (file: string) => Promise.all([outcome('attw', [file]), outcome('publint', ['run', file, '--strict'])]);
     const [attw, publint] = await lint(tarball);
