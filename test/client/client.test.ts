@@ -116,11 +116,23 @@ describe('createUsersClient: fetch, timeout, tenant and Prefer', () => {
       new Promise<Response>((_, reject) => request.signal.addEventListener('abort', () => reject(request.signal.reason)));
     const client = createUsersClient({ baseUrl: 'http://127.0.0.1:9', tenantId: TENANT, timeout: 100, fetch: hanging });
 
-    const started = performance.now();
-    const error = await client.POST(PATH, { body: { users: [USER] } }).catch((e: unknown) => e);
+    // Fake timers: the timeout is asserted on the client's own clock, not on how busy this machine is.
+    vi.useFakeTimers();
+    try {
+      let settled: unknown = 'pending';
+      void client.POST(PATH, { body: { users: [USER] } }).then(
+        () => (settled = 'answered'),
+        (e: unknown) => (settled = e),
+      );
 
-    expect((error as Error).name).toBe('TimeoutError');
-    expect(performance.now() - started).toBeLessThan(1_000);
+      await vi.advanceTimersByTimeAsync(99);
+      expect(settled).toBe('pending');
+      await vi.advanceTimersByTimeAsync(1);
+      expect((settled as Error).name).toBe('TimeoutError');
+      expect((settled as Error).message).toBe('no answer within 100 ms');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('sends the tenant one call names, and the client\'s on the others', async () => {
