@@ -160,11 +160,12 @@ describe('startMock() on generated/openapi.json (static examples, the default)',
     expect(reply.body).toMatchObject({ type: 'https://stoplight.io/prism/errors#NOT_FOUND', status: 404 });
   });
 
-  it('answers malformed JSON with 400 within 1 s and the MalformedJson problem (mended by the contract front)', async () => {
+  it('answers malformed JSON at once with 400 and the MalformedJson problem (mended by the contract front)', async () => {
     const reply = await post(mock.url, '{"users": [');
 
-    // A hang guard, not a performance claim.
-    expect(reply.ms).toBeLessThan(1000);
+    // A hang guard, not a performance claim: a Prism that never answers malformed JSON (5.16) would be held to the
+    // test's timeout; 10 s is far above any answer on a busy machine.
+    expect(reply.ms).toBeLessThan(10_000);
     expect(reply.status).toBe(400);
     // Prism's HTTP layer (micri) answers {"error":{"code":"invalid_json"}} (stoplightio/prism#2664); the front
     // (mock/contract-front.ts) answers the stub's problem of the contract's kind instead.
