@@ -88,7 +88,10 @@ export async function loadPrism(options: PrismOptions): Promise<Prism> {
 
   // As the CLI does, a rewritten spec (npm run generate) is served without a restart; a broken one is not.
   const reload = (now: Stats, before: Stats): void => {
-    if (now.mtimeMs === before.mtimeMs) return;
+    // A read changes only the access time, which is no change. The mtime alone is not enough: it moves in the clock's
+    // coarse ticks, so a poll that saw the spec half-written and the next that sees it whole can find the same mtime,
+    // and only the size (or, after a rename over it, the inode) tells them apart.
+    if (now.mtimeMs === before.mtimeMs && now.size === before.size && now.ino === before.ino) return;
     load(options.specPath).then(
       (loaded) => {
         operations = loaded;
