@@ -354,7 +354,7 @@ describe('startMock() on a spec rewritten while it runs (npm run generate)', () 
 
   const thing = async () => (await fetch(`${mock.url}/thing`)).json();
   const logged = (line: string) => mock.output().split(line).length - 1;
-  // The spec is looked at every 0.5 s; a reload is waited for up to 20 s, which no busy machine needs (no budget here).
+  // The spec is looked at every 0.5 s; a reload is waited for up to 20 s (40 looks), far more than a busy machine needs.
   const eventually = { timeout: 20_000, interval: 100 };
 
   it('answers from the new spec without a restart, as the Prism CLI does', async () => {
