@@ -10,8 +10,8 @@
  *   one turn of the event loop) share that transaction and its one COMMIT (group commit: at batch 1 the COMMIT is
  *   most of a call's cost); a method that throws leaves nothing behind and the others stand; every answer is sent
  *   after the COMMIT. A method marked with `read` runs alone, in a deferred transaction (one snapshot, no write lock);
- * - its arguments and its result through JSON: one string each way, which costs the thread boundary far less than a
- *   structured clone of many strings (15% of the event loop at batch 100);
+ * - its arguments and its result through JSON: one string each way, so that only JSON values cross, as the Storage
+ *   interface asks (what this costs against a structured clone: docs/decisions/0004);
  * - the WAL checkpoints, by this same connection between calls, so no other connection of the process ever holds the
  *   write lock against it (a checkpoint thread beside the writer did, and a busy process got "database is locked").
  *
