@@ -151,7 +151,7 @@ describe('GET /docs, read in Chromium', () => {
       for (const status of statuses) {
         const tab = tabs.filter({ hasText: new RegExp(`^${status}$`) });
         await tab.click();
-        expect(await tab.getAttribute('aria-selected')).toBe('true');
+        await expect.poll(() => tab.getAttribute('aria-selected'), { timeout: RENDER_TIMEOUT_MS }).toBe('true');
       }
     });
 
@@ -160,23 +160,30 @@ describe('GET /docs, read in Chromium', () => {
       await requestPanel().scrollIntoViewIfNeeded();
       // curl is the first language in redocly.yaml, so it is shown first; the others are picked from its menu.
       let shown = 'curl';
-      for (const { label, source } of codeSamples) {
-        if (label !== shown) {
-          await requestPanel().getByText(shown, { exact: true }).first().click();
-          await page.getByText(label, { exact: true }).first().click();
-          shown = label;
+      try {
+        for (const { label, source } of codeSamples) {
+          if (label !== shown) {
+            await requestPanel().getByText(shown, { exact: true }).first().click();
+            await page.getByText(label, { exact: true }).first().click();
+            shown = label;
+          }
+          // The picked sample replaces the one shown in a later render: wait for it, since a busy machine is slow.
+          await expect
+            .poll(() => requestPanel().innerText(), { message: label, timeout: RENDER_TIMEOUT_MS })
+            .toContain(source.split('\n')[0]!);
+          const text = await requestPanel().innerText();
+          expect(text, label).toContain(source.split('\n').at(-1)!);
+          // The hosted page aims its samples at the server that shows it, never at production.
+          expect(text, label).toContain(stub!.url);
+          expect(text, label).not.toContain('https://api.hesh.app/api/');
         }
-        const text = await requestPanel().innerText();
-        expect(text, label).toContain(source.split('\n')[0]!);
-        expect(text, label).toContain(source.split('\n').at(-1)!);
-        // The hosted page aims its samples at the server that shows it, never at production.
-        expect(text, label).toContain(stub!.url);
-        expect(text, label).not.toContain('https://api.hesh.app/api/');
-      }
-      // Back to the payload, as the next test reads it (an operation without a request body has none).
-      if (op.requestBody) {
-        await requestPanel().getByText(shown, { exact: true }).first().click();
-        await page.getByText('Payload', { exact: true }).first().click();
+      } finally {
+        // Back to the payload, as the next test reads it (an operation without a request body has none), even when
+        // this test failed, so that the next one fails only for a reason of its own.
+        if (op.requestBody) {
+          await requestPanel().getByText(shown, { exact: true }).first().click();
+          await page.getByText('Payload', { exact: true }).first().click();
+        }
       }
     });
 
@@ -187,7 +194,11 @@ describe('GET /docs, read in Chromium', () => {
         const payload = requestPanel().getByTestId('json-viewer').first();
         await requestPanel().getByRole('button', { name: 'Expand all' }).first().click();
         const first = Object.values(deref(op.requestBody).content?.['application/json']?.examples ?? {}).map(deref)[0];
-        if (first) expect(await payload.innerText()).toContain(JSON.stringify(firstString(first.value)));
+        if (first) {
+          await expect
+            .poll(() => payload.innerText(), { message: 'the payload', timeout: RENDER_TIMEOUT_MS })
+            .toContain(JSON.stringify(firstString(first.value)));
+        }
       }
       await panel().scrollIntoViewIfNeeded();
 
@@ -199,7 +210,9 @@ describe('GET /docs, read in Chromium', () => {
         const shown = panel().getByTestId('json-viewer').last();
         // The first example is shown, named by its summary in a picker when there are several.
         if (examples.length > 1) await expectVisible(panel().getByText(examples[0]!.summary!, { exact: true }));
-        expect(await shown.innerText(), `the ${status} sample`).toContain(JSON.stringify(firstString(examples[0]!.value)));
+        await expect
+          .poll(() => shown.innerText(), { message: `the ${status} sample`, timeout: RENDER_TIMEOUT_MS })
+          .toContain(JSON.stringify(firstString(examples[0]!.value)));
       }
     });
   });
