@@ -179,13 +179,19 @@ describe('GET /docs, read in Chromium', () => {
         }
       } finally {
         // Back to the payload, as the next test reads it (an operation without a request body has none), even when
-        // this test failed, so that the next one fails only for a reason of its own.
+        // this test failed, so that the next one fails only for a reason of its own. Bounded, and its own failure
+        // left to the next test to report, so that it never hides the failure above behind a timeout.
         if (op.requestBody) {
-          await requestPanel().getByText(shown, { exact: true }).first().click();
-          await page.getByText('Payload', { exact: true }).first().click();
+          const bounded = { timeout: RENDER_TIMEOUT_MS / 2 };
+          await requestPanel()
+            .getByText(shown, { exact: true })
+            .first()
+            .click(bounded)
+            .then(() => page.getByText('Payload', { exact: true }).first().click(bounded))
+            .catch(() => undefined);
         }
       }
-    });
+    }, 3 * RENDER_TIMEOUT_MS);
 
     it('renders the examples: the request payload, and a named example for every status', async () => {
       await requestPanel().scrollIntoViewIfNeeded();
